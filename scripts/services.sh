@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Local services for development and tests: Redis, a private PostgreSQL cluster and FerretDB
+# v1.24.2 on top of it (DESIGN.md §6). Each service is reused when something already answers on
+# its port, so this is safe to call from `npm start`, jest's global setup and CI alike.
+#
+#   bash scripts/services.sh start [--quiet]   start (or reuse) all three, wait until they answer
+#   bash scripts/services.sh stop              stop what this script started
+#   bash scripts/services.sh status            say what answers
+#   bash scripts/services.sh build-ferretdb    only build the FerretDB binary into the cache
+#
+# MONGO_URL / REDIS_URL win: when set, the matching local service is neither started nor stopped.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+data_dir="${OFFBOARD_DATA_DIR:-$root/.data}"
+cache_dir="${OFFBOARD_CACHE_DIR:-$root/.cache}"
+redis_port="${OFFBOARD_REDIS_PORT:-6379}"
+pg_port="${OFFBOARD_PG_PORT:-54329}"
+mongo_port="${OFFBOARD_MONGO_PORT:-27017}"
+ferretdb_version="v1.24.2"
+ferretdb_bin="$cache_dir/ferretdb-$ferretdb_version/bin/ferretdb"
+quiet=0
+
+say() { [ "$quiet" = 1 ] || echo "services: $*" >&2; }
+fail() {
+  echo "services: $1" >&2
+  echo "services: with Docker instead: 'docker compose up -d mongo redis', then set" >&2
+  echo "services:   MONGO_URL=mongodb://127.0.0.1:27017/offboard REDIS_URL=redis://127.0.0.1:6379" >&2
+  exit 1
+}
+
+port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # name, seconds, command...
+  local name=$1 seconds=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+  say "$name answers"
+}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_install() { # package...
+  is_root || return 1
+  say "installing $* with apt-get"
+  if [ ! -f "$data_dir/.apt-updated" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+    mkdir -p "$data_dir" && touch "$data_dir/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+pg_bin_dir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+# --- Redis ---------------------------------------------------------------------------------
+start_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then say "REDIS_URL is set: not starting a local Redis"; return; fi
+  if port_answers "$redis_port"; then say "Redis already answers on $redis_port: reusing it"; return; fi
+  command -v redis-server >/dev/null || apt_install redis-server ||
+    fail "redis-server is missing: install it with 'apt-get install -y redis-server' (as root)"
+  mkdir -p "$data_dir/redis"
+  # No persistence: this Redis is a development and test instance.
+  redis-server --bind 127.0.0.1 --port "$redis_port" --maxmemory-policy noeviction \
+    --save '' --appendonly no --dir "$data_dir/redis" --daemonize yes \
+    --pidfile "$data_dir/redis.pid" --logfile "$data_dir/redis.log" >/dev/null
+  wait_for "Redis on $redis_port" 20 redis-cli -p "$redis_port" ping ||
+    fail "Redis did not answer on $redis_port; see $data_dir/redis.log"
+}
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+run_pg() { # command... (as the postgres user when we are root: initdb refuses root)
+  if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  if port_answers "$pg_port"; then say "PostgreSQL already answers on $pg_port: reusing it"; return; fi
+  local bin
+  bin=$(pg_bin_dir) || { apt_install postgresql && bin=$(pg_bin_dir); } ||
+    fail "PostgreSQL is missing: install it with 'apt-get install -y postgresql' (as root)"
+  local pg_data="$data_dir/pg" pg_socket="$data_dir/pg-socket"
+  mkdir -p "$pg_data" "$pg_socket"
+  is_root && chown postgres "$data_dir" "$pg_data" "$pg_socket" && chmod 700 "$pg_data"
+  if [ ! -f "$pg_data/PG_VERSION" ]; then
+    say "creating a private PostgreSQL cluster in $pg_data"
+    run_pg "$bin/initdb" -D "$pg_data" -A trust -U postgres >"$data_dir/initdb.log" 2>&1 ||
+      fail "initdb failed; see $data_dir/initdb.log"
+  fi
+  run_pg "$bin/pg_ctl" -D "$pg_data" -l "$data_dir/postgres.log" -w -t 30 \
+    -o "-p $pg_port -k $pg_socket -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+    fail "PostgreSQL did not start; see $data_dir/postgres.log"
+  touch "$data_dir/postgres.started"
+  if ! "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
+    "select 1 from pg_database where datname='ferretdb'" | grep -q 1; then
+    "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres ferretdb
+  fi
+  say "PostgreSQL answers on $pg_port"
+}
+
+# --- FerretDB ------------------------------------------------------------------------------
+build_ferretdb() {
+  [ -x "$ferretdb_bin" ] && return
+  command -v go >/dev/null || fail "Go is missing: FerretDB $ferretdb_version is built from the Go module proxy"
+  say "building FerretDB $ferretdb_version once into $cache_dir (about two minutes)"
+  local started=$SECONDS src="$cache_dir/ferretdb-$ferretdb_version/src" dir
+  # `go install ...@version` asks the proxy for a version list it refuses here, and a build
+  # straight from the module cache lacks build/version/version.txt and panics at start.
+  export GOTOOLCHAIN=local GOFLAGS=-mod=mod
+  dir=$(go mod download -json "github.com/FerretDB/FerretDB@$ferretdb_version" |
+    sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -n "$dir" ] || fail "could not download github.com/FerretDB/FerretDB@$ferretdb_version"
+  rm -rf "$src" && mkdir -p "$(dirname "$src")"
+  cp -r "$dir" "$src" && chmod -R u+w "$src"
+  echo "$ferretdb_version" >"$src/build/version/version.txt"
+  (cd "$src" && go build -trimpath -o "$ferretdb_bin" ./cmd/ferretdb) ||
+    fail "building FerretDB failed (see the go output above)"
+  rm -rf "$src"
+  say "FerretDB built in $((SECONDS - started)) s"
+}
+
+start_ferretdb() {
+  if [ -n "${MONGO_URL:-}" ]; then say "MONGO_URL is set: not starting a local FerretDB"; return; fi
+  if port_answers "$mongo_port"; then say "MongoDB-compatible store already answers on $mongo_port: reusing it"; return; fi
+  start_postgres
+  build_ferretdb
+  # The PostgreSQL backend pushes filters down to SQL; the SQLite one scans whole collections.
+  nohup "$ferretdb_bin" --handler=postgresql \
+    --postgresql-url="postgres://postgres@127.0.0.1:$pg_port/ferretdb" \
+    --listen-addr="127.0.0.1:$mongo_port" --debug-addr=- --state-dir=- --telemetry=disable \
+    --log-level=warn >"$data_dir/ferretdb.log" 2>&1 &
+  echo $! >"$data_dir/ferretdb.pid"
+  wait_for "FerretDB on $mongo_port" 30 port_answers "$mongo_port" ||
+    fail "FerretDB did not answer on $mongo_port; see $data_dir/ferretdb.log"
+}
+
+# --- stop ----------------------------------------------------------------------------------
+stop_pidfile() { # name, pidfile
+  [ -f "$2" ] || return 0
+  local pid
+  pid=$(cat "$2")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    say "stopped $1"
+  fi
+  rm -f "$2"
+}
+
+stop_all() {
+  stop_pidfile FerretDB "$data_dir/ferretdb.pid"
+  stop_pidfile Redis "$data_dir/redis.pid"
+  if [ -f "$data_dir/postgres.started" ]; then
+    local bin
+    bin=$(pg_bin_dir) && run_pg "$bin/pg_ctl" -D "$data_dir/pg" -m fast -w stop >/dev/null 2>&1 &&
+      say "stopped PostgreSQL"
+    rm -f "$data_dir/postgres.started"
+  fi
+}
+
+status() {
+  port_answers "$redis_port" && echo "redis: answers on $redis_port" || echo "redis: down"
+  port_answers "$pg_port" && echo "postgresql: answers on $pg_port" || echo "postgresql: down"
+  port_answers "$mongo_port" && echo "mongodb (FerretDB): answers on $mongo_port" || echo "mongodb (FerretDB): down"
+}
+
+command=${1:-start}
+[ "${2:-}" = "--quiet" ] && quiet=1
+mkdir -p "$data_dir"
+case "$command" in
+  start) start_redis; start_ferretdb ;;
+  stop) stop_all ;;
+  status) status ;;
+  build-ferretdb) build_ferretdb ;;
+  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb" >&2; exit 2 ;;
+esac

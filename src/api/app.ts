@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mongoose';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../logging/logger';
+import type { Models } from '../models/create-models';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { healthRoutes } from './health-routes';
+
+/** What the HTTP layer needs; built by the entry point's composition root. */
+export interface ApiDeps {
+  mongo: Connection;
+  models: Models;
+  redis: Redis;
+  logger: Logger;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Builds the Express application. No I/O happens here; the caller listens. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const header = req.headers['x-request-id'];
+        const id =
+          typeof header === 'string' && requestIdPattern.test(header) ? header : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, error) =>
+        error !== undefined || res.statusCode >= 500 ? 'error' : 'info',
+      serializers: {
+        req: (req: { id: unknown; method: unknown; url: unknown }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+        }),
+        res: (res: { statusCode: unknown }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(express.json({ limit: '100kb', strict: true }));
+  app.use(healthRoutes(deps));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

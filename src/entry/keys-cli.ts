@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-key-repository';
+import { AppError } from '../errors/app-error';
+import { withStore } from './with-store';
+
+const usage = `usage:
+  npm run keys -- create --name <name> --scopes <read,write,delete,purchases,admin|*> --orgs <ids|*>
+  npm run keys -- list
+  npm run keys -- revoke <id>`;
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { name: { type: 'string' }, scopes: { type: 'string' }, orgs: { type: 'string' } },
+});
+const [command, id] = positionals;
+
+void withStore(async (models) => {
+  switch (command) {
+    case 'create': {
+      const created = await createApiKey(models, {
+        name: values.name ?? '',
+        scopes: list(values.scopes),
+        orgIds: list(values.orgs),
+      });
+      // The key alone on standard output, so scripts can capture it.
+      process.stdout.write(`${created.key}\n`);
+      process.stderr.write(`created key ${created.id}; it is not shown again\n`);
+      return;
+    }
+    case 'list':
+      for (const key of await listApiKeys(models)) {
+        process.stdout.write(
+          `${key._id}\t${key.prefix}…\t${key.name}\tscopes=${key.scopes.join(',')}\torgs=${key.orgIds.join(',')}\t${key.revokedAt ? `revoked ${key.revokedAt.toISOString()}` : 'active'}\n`,
+        );
+      }
+      return;
+    case 'revoke':
+      if (id === undefined) throw new AppError('validation_failed', usage);
+      if (!(await revokeApiKey(models, id))) throw new AppError('not_found', `No active key ${id}`);
+      process.stderr.write(`revoked key ${id}\n`);
+      return;
+    default:
+      throw new AppError('validation_failed', usage);
+  }
+});

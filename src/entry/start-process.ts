@@ -1,0 +1,71 @@
+import { createApp } from '../api/app';
+import { loadConfig, type AppConfig } from '../config/config';
+import { seedDemo } from '../demo/seed-demo';
+import { connectMongo } from '../infra/mongo-connection';
+import { createRedisConnection } from '../infra/redis-connection';
+import { createLogger, type Logger } from '../logging/logger';
+import { createModels, ensureIndexes, type Models } from '../models/create-models';
+import { startWorkers } from '../workers/start-workers';
+import { closeServer, listen } from './http-server';
+import { installShutdown, type Closable } from './shutdown';
+
+/** Which parts of the service this process runs. */
+export interface ProcessRoles {
+  api: boolean;
+  workers: boolean;
+  /** Seed the demo organization when the store has no organization at all. */
+  seedWhenEmpty: boolean;
+}
+
+async function seedIfEmpty(models: Models, logger: Logger): Promise<void> {
+  if ((await models.organizations.estimatedDocumentCount()) > 0) return;
+  const seeded = await seedDemo(models);
+  if (!seeded) return;
+  const { apiKey, ...counts } = seeded;
+  logger.info(counts, 'the store was empty: seeded the demo organization');
+  // The key goes to standard output, never into the log stream.
+  process.stdout.write(`\nDemo API key for ${seeded.orgId} (shown once): ${apiKey ?? ''}\n\n`);
+}
+
+/** The composition root of every long-running entry point. */
+export async function startProcess(roles: ProcessRoles): Promise<void> {
+  let config: AppConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config);
+  try {
+    const mongo = await connectMongo(config.mongoUrl);
+    const models = createModels(mongo);
+    await ensureIndexes(models);
+    if (roles.seedWhenEmpty || config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
+
+    const closables: Closable[] = [];
+    if (roles.api) {
+      const redis = createRedisConnection(config.redisUrl, 'producer');
+      const app = createApp({ mongo, models, redis, logger });
+      const server = await listen(app, config.port);
+      logger.info({ port: config.port }, 'api listening');
+      closables.push({ name: 'http server', close: () => closeServer(server) });
+      closables.push({
+        name: 'api redis',
+        close: () => {
+          redis.disconnect();
+          return Promise.resolve();
+        },
+      });
+    }
+    if (roles.workers) {
+      const workers = await startWorkers({ config, models, logger });
+      closables.push({ name: 'workers', close: () => workers.close() });
+    }
+    closables.push({ name: 'mongodb', close: () => mongo.close() });
+    installShutdown(closables, logger, config.shutdownTimeoutMs);
+  } catch (error) {
+    logger.fatal({ err: error }, 'start-up failed');
+    process.exit(1);
+  }
+}

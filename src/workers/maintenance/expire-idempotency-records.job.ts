@@ -1,0 +1,13 @@
+import type { Models } from '../../models/create-models';
+
+/**
+ * Deletes idempotency records past their expiry. A job rather than a TTL index because
+ * FerretDB v1 has no TTL indexes (DESIGN.md §6).
+ */
+export async function expireIdempotencyRecords(
+  models: Pick<Models, 'idempotencyRecords'>,
+  now = new Date(),
+): Promise<{ deleted: number }> {
+  const result = await models.idempotencyRecords.deleteMany({ expiresAt: { $lt: now } });
+  return { deleted: result.deletedCount };
+}

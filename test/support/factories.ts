@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Models } from '../../src/models/create-models';
+import type { Opportunity } from '../../src/models/opportunity.model';
+import type { Organization } from '../../src/models/organization.model';
+import type { Subscription } from '../../src/models/subscription.model';
+import type { Team } from '../../src/models/team.model';
+import type { Token } from '../../src/models/token.model';
+import type { User } from '../../src/models/user.model';
+
+let sequence = 0;
+/** A readable unique id: `usr_7_3fa1c2`. */
+export function newId(prefix: string): string {
+  sequence += 1;
+  return `${prefix}_${sequence}_${randomBytes(3).toString('hex')}`;
+}
+
+const dayMs = 24 * 60 * 60 * 1000;
+export const daysAgo = (days: number, now = Date.now()): Date => new Date(now - days * dayMs);
+
+export function orgFixture(overrides: Partial<Organization> = {}): Organization {
+  return { _id: newId('org'), name: 'Acme', createdAt: daysAgo(365), ...overrides };
+}
+
+export function userFixture(orgId: string, overrides: Partial<User> = {}): User {
+  const id = overrides._id ?? newId('usr');
+  return {
+    _id: id,
+    orgId,
+    kind: 'employee',
+    email: `${id}@example.test`,
+    firstName: `First${id}`,
+    lastName: `Last${id}`,
+    role: 'member',
+    status: 'active',
+    lastLoginAt: daysAgo(1),
+    createdAt: daysAgo(100),
+    allowReactivationOnPurchase: false,
+    ...overrides,
+  };
+}
+
+export function teamFixture(orgId: string, overrides: Partial<Team> = {}): Team {
+  return {
+    _id: newId('team'),
+    orgId,
+    name: 'Team',
+    leaderId: null,
+    memberIds: [],
+    createdAt: new Date(),
+    ...overrides,
+  };
+}
+
+export function opportunityFixture(
+  orgId: string,
+  ownerId: string,
+  overrides: Partial<Opportunity> = {},
+): Opportunity {
+  return {
+    _id: newId('opp'),
+    orgId,
+    ownerId,
+    title: 'Deal',
+    status: 'open',
+    transfers: [],
+    ...overrides,
+  };
+}
+
+export function subscriptionFixture(
+  orgId: string,
+  userId: string,
+  overrides: Partial<Subscription> = {},
+): Subscription {
+  return {
+    _id: newId('sub'),
+    orgId,
+    userId,
+    plan: 'pro',
+    status: 'active',
+    canceledAt: null,
+    cancelReason: null,
+    ...overrides,
+  };
+}
+
+export function tokenFixture(orgId: string, userId: string, overrides: Partial<Token> = {}): Token {
+  return {
+    _id: newId('tok'),
+    orgId,
+    userId,
+    type: 'session',
+    issuedAt: daysAgo(2),
+    expiresAt: daysAgo(-30),
+    revokedAt: null,
+    revokedReason: null,
+    ...overrides,
+  };
+}
+
+/** Inserts fixtures into their collections, in one round trip per collection. */
+export async function insertFixtures(
+  models: Models,
+  fixtures: {
+    organizations?: Organization[];
+    users?: User[];
+    teams?: Team[];
+    opportunities?: Opportunity[];
+    subscriptions?: Subscription[];
+    tokens?: Token[];
+  },
+): Promise<void> {
+  await Promise.all([
+    fixtures.organizations?.length ? models.organizations.insertMany(fixtures.organizations) : null,
+    fixtures.users?.length ? models.users.insertMany(fixtures.users) : null,
+    fixtures.teams?.length ? models.teams.insertMany(fixtures.teams) : null,
+    fixtures.opportunities?.length ? models.opportunities.insertMany(fixtures.opportunities) : null,
+    fixtures.subscriptions?.length ? models.subscriptions.insertMany(fixtures.subscriptions) : null,
+    fixtures.tokens?.length ? models.tokens.insertMany(fixtures.tokens) : null,
+  ]);
+}

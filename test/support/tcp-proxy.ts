@@ -1,0 +1,58 @@
+import net from 'node:net';
+import { freePort } from './free-port';
+
+/**
+ * A TCP proxy on loopback in front of a real server, for fault injection: `cut()` drops every
+ * live connection and refuses new ones until `restore()`.
+ */
+export interface TcpProxy {
+  port: number;
+  cut: () => Promise<void>;
+  restore: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const port = await freePort();
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | null = null;
+
+  const listen = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const created = net.createServer((client) => {
+        const upstream = net.connect(targetPort, targetHost);
+        sockets.add(client).add(upstream);
+        const drop = (): void => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream).pipe(client);
+      });
+      created.once('error', reject);
+      created.listen(port, '127.0.0.1', () => {
+        server = created;
+        resolve();
+      });
+    });
+
+  const stop = (): Promise<void> =>
+    new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      if (!server) {
+        resolve();
+        return;
+      }
+      server.close(() => {
+        resolve();
+      });
+      server = null;
+    });
+
+  await listen();
+  return { port, cut: stop, restore: listen, close: stop };
+}

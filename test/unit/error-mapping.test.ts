@@ -1,0 +1,45 @@
+import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import { AppError } from '../../src/errors/app-error';
+import { errorCodes } from '../../src/errors/error-codes';
+import { toAppError } from '../../src/errors/to-app-error';
+import { toJobError } from '../../src/workers/job-error';
+
+describe('error mapping', () => {
+  it('maps every code to an HTTP status', () => {
+    for (const [code, entry] of Object.entries(errorCodes)) {
+      expect(new AppError(code as keyof typeof errorCodes, 'x').httpStatus).toBe(entry.httpStatus);
+    }
+    expect(new AppError('team_leader', 'x').httpStatus).toBe(409);
+    expect(new AppError('higher_role', 'x').httpStatus).toBe(403);
+  });
+
+  it('turns store and Redis outages into the retryable service_unavailable', () => {
+    const selection = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:27017'), {
+      name: 'MongoServerSelectionError',
+    });
+    expect(toAppError(selection).code).toBe('service_unavailable');
+    expect(
+      toAppError(new Error("Stream isn't writeable and enableOfflineQueue options is false")).code,
+    ).toBe('service_unavailable');
+    expect(toAppError(new Error('OOM command not allowed when used memory > maxmemory')).code).toBe(
+      'service_unavailable',
+    );
+  });
+
+  it('turns zod failures into validation_failed with the issues', () => {
+    const result = z.object({ a: z.string() }).safeParse({ a: 1 });
+    expect(result.success).toBe(false);
+    const error = toAppError(result.error);
+    expect(error.code).toBe('validation_failed');
+    expect(error.details).toEqual(result.error?.issues);
+  });
+
+  it('signals BullMQ: permanent errors are unrecoverable, transient ones retry', () => {
+    const permanent = toJobError(new AppError('invalid_step_data', 'the plan has no cutoff'));
+    expect(permanent).toBeInstanceOf(UnrecoverableError);
+    expect(permanent.message).toBe('invalid_step_data: the plan has no cutoff');
+    const transient = new Error('connect ECONNRESET');
+    expect(toJobError(transient)).toBe(transient);
+  });
+});
