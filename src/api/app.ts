@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { FlowProducer } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
@@ -7,16 +8,26 @@ import type { Logger } from '../logging/logger';
 import type { Models } from '../models/create-models';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health-routes';
+import { mountRoutes } from './mount-routes';
+import { buildOpenApiDocument } from './openapi';
+import type { RouteDefinition } from './route-definition';
+import { deactivationRoutes } from './routes/deactivation-routes';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
 export interface ApiDeps {
   mongo: Connection;
   models: Models;
   redis: Redis;
+  flows: FlowProducer;
   logger: Logger;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Every `/v1` route, in one list: mounted and documented from the same definitions. */
+export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
+  return [...deactivationRoutes(deps)];
+}
 
 /** Builds the Express application. No I/O happens here; the caller listens. */
 export function createApp(deps: ApiDeps): Express {
@@ -45,8 +56,13 @@ export function createApp(deps: ApiDeps): Express {
       },
     }),
   );
-  app.use(express.json({ limit: '100kb', strict: true }));
   app.use(healthRoutes(deps));
+  const routes = apiRoutes(deps);
+  const openApiDocument = buildOpenApiDocument(routes);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  mountRoutes(app, routes, deps.models);
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -22,6 +22,9 @@ const configSchema = z
       .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
       .default('offboard'),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
+    RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
     SEED_DEMO_ON_EMPTY: z
       .enum(['true', 'false'])
@@ -45,6 +48,11 @@ export interface AppConfig {
   dashboard: { username: string; password: string } | null;
   queuePrefix: string;
   workerConcurrency: number;
+  /** A job whose worker stops renewing its lock for this long is taken as stalled and retried. */
+  workerLockDurationMs: number;
+  reconcileIntervalMs: number;
+  /** Runs younger than this are left to the request that is still enqueueing them. */
+  reconcileGraceMs: number;
   shutdownTimeoutMs: number;
   seedDemoOnEmpty: boolean;
 }
@@ -80,6 +88,9 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         : null,
     queuePrefix: value.QUEUE_PREFIX,
     workerConcurrency: value.WORKER_CONCURRENCY,
+    workerLockDurationMs: value.WORKER_LOCK_DURATION_MS,
+    reconcileIntervalMs: value.RECONCILE_INTERVAL_MS,
+    reconcileGraceMs: value.RECONCILE_GRACE_MS,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     seedDemoOnEmpty: value.SEED_DEMO_ON_EMPTY,
   };

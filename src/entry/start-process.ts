@@ -1,3 +1,4 @@
+import { FlowProducer } from 'bullmq';
 import { createApp } from '../api/app';
 import { loadConfig, type AppConfig } from '../config/config';
 import { seedDemo } from '../demo/seed-demo';
@@ -46,15 +47,16 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
     const closables: Closable[] = [];
     if (roles.api) {
       const redis = createRedisConnection(config.redisUrl, 'producer');
-      const app = createApp({ mongo, models, redis, logger });
+      const flows = new FlowProducer({ connection: redis, prefix: config.queuePrefix });
+      const app = createApp({ mongo, models, redis, flows, logger });
       const server = await listen(app, config.port);
       logger.info({ port: config.port }, 'api listening');
       closables.push({ name: 'http server', close: () => closeServer(server) });
       closables.push({
         name: 'api redis',
-        close: () => {
+        close: async () => {
+          await flows.close();
           redis.disconnect();
-          return Promise.resolve();
         },
       });
     }

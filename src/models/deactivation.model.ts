@@ -1,14 +1,8 @@
 import { Schema } from 'mongoose';
 
-/** The five steps of a deactivation, in their fixed order (DESIGN.md §2). */
-export const stepNames = [
-  'revoke-tokens',
-  'cancel-subscriptions',
-  'transfer-opportunities',
-  'remove-from-teams',
-  'blocklist-email',
-] as const;
-export type StepName = (typeof stepNames)[number];
+import { stepNames, type StepName } from '../domain/step-names';
+
+export { stepNames, type StepName };
 
 export const runStatuses = ['pending', 'running', 'completed', 'failed'] as const;
 export type RunStatus = (typeof runStatuses)[number];
@@ -33,6 +27,7 @@ export interface StepRecord {
  */
 export interface DeactivationPlan {
   userKind: 'employee' | 'customer';
+  allowReactivationOnPurchase: boolean;
   /** Tokens issued before this instant are revoked; later ones belong to a later life. */
   cutoff: Date;
   steps: Record<StepName, boolean>;
@@ -56,6 +51,14 @@ export interface Deactivation {
   steps: StepRecord[];
   createdAt: Date;
   completedAt: Date | null;
+  /**
+   * Unique per user and active period (`orgId/userId/epoch`): of racing requests for one user
+   * exactly one can insert its run. A unique insert is the one write FerretDB v1 applies
+   * atomically; its conditional updates are read-modify-write.
+   */
+  claim: string;
+  /** Why the run failed as a whole (a step's own error is on the step). */
+  error?: string | null;
   bulkId?: string | null;
 }
 
@@ -85,6 +88,8 @@ export const deactivationSchema = new Schema<Deactivation>(
     steps: { type: [stepRecordSchema], required: true },
     createdAt: { type: Date, required: true, default: () => new Date() },
     completedAt: { type: Date, default: null },
+    claim: { type: String, required: true },
+    error: { type: String },
     bulkId: { type: String },
   },
   { collection: 'deactivations', versionKey: false, minimize: false },
@@ -94,3 +99,4 @@ export const deactivationSchema = new Schema<Deactivation>(
 deactivationSchema.index({ orgId: 1, createdAt: -1, _id: -1 });
 deactivationSchema.index({ orgId: 1, userId: 1, createdAt: -1 });
 deactivationSchema.index({ status: 1, createdAt: 1 });
+deactivationSchema.index({ claim: 1 }, { unique: true });

@@ -2,6 +2,12 @@ import { Schema } from 'mongoose';
 
 export const subscriptionStatuses = ['active', 'trialing', 'past_due', 'canceled'] as const;
 export type SubscriptionStatus = (typeof subscriptionStatuses)[number];
+/** Statuses that still bill or grant access: what deactivation cancels. */
+export const cancellableSubscriptionStatuses: SubscriptionStatus[] = [
+  'active',
+  'trialing',
+  'past_due',
+];
 
 /** A `subscriptions` document. */
 export interface Subscription {

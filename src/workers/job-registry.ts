@@ -27,10 +27,18 @@ export function assertRegistryComplete(
 }
 
 /** Finds the handler for `job`, or fails it for good: a job nobody handles never heals. */
-export function handlerFor(registry: JobRegistry, queue: QueueName, job: Job): JobHandler {
-  const handler = registry[queue]?.[job.name];
+export function handlerFor(
+  registry: JobRegistry,
+  queue: QueueName,
+  job: Job,
+  kind: string,
+): JobHandler {
+  const handler = registry[queue]?.[kind];
   if (!handler) {
-    throw new AppError('invalid_step_data', `No handler for job "${job.name}" on queue "${queue}"`);
+    throw new AppError(
+      'invalid_step_data',
+      `No handler for job "${job.name}" (${kind}) on queue "${queue}"`,
+    );
   }
   return handler;
 }

@@ -1,9 +1,15 @@
-import { Queue, Worker } from 'bullmq';
+import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '../config/config';
 import { createRedisConnection } from '../infra/redis-connection';
 import type { Logger } from '../logging/logger';
 import type { Models } from '../models/create-models';
+import { stepNames } from '../models/deactivation.model';
+import type { RunJobData, StepJobData } from '../queues/deactivation-flow';
+import { jobKind } from '../queues/job-ids';
 import { queueNames, type QueueName } from '../queues/queue-names';
+import { processRunJob } from './deactivation/process-run-job';
+import { processStepJob } from './deactivation/process-step-job';
+import { reconcileRuns } from './deactivation/reconcile-runs.job';
 import { toJobError } from './job-error';
 import { assertRegistryComplete, handlerFor, type JobRegistry } from './job-registry';
 import { expireIdempotencyRecords } from './maintenance/expire-idempotency-records.job';
@@ -21,28 +27,52 @@ export interface RunningWorkers {
   close: () => Promise<void>;
 }
 
-const maintenanceJobs = ['expire-idempotency-records'] as const;
+/** Every job kind each queue carries; a worker without a handler for one refuses to start. */
+export const declaredJobs = {
+  [queueNames.runs]: ['deactivate'],
+  [queueNames.steps]: stepNames,
+  [queueNames.maintenance]: ['expire-idempotency-records', 'reconcile-runs'],
+} as const;
 
-function buildRegistry(deps: WorkerDeps): JobRegistry {
+function buildRegistry(deps: WorkerDeps, flows: FlowProducer, runsQueue: Queue): JobRegistry {
+  const { models, logger, config } = deps;
+  const step = (job: Job): Promise<unknown> =>
+    processStepJob(job as Job<StepJobData>, { models, logger });
   return {
+    [queueNames.runs]: {
+      deactivate: (job) => processRunJob(job as Job<RunJobData>, { models, logger }),
+    },
+    [queueNames.steps]: Object.fromEntries(stepNames.map((name) => [name, step])),
     [queueNames.maintenance]: {
-      'expire-idempotency-records': () => expireIdempotencyRecords(deps.models),
+      'expire-idempotency-records': () => expireIdempotencyRecords(models),
+      'reconcile-runs': () =>
+        reconcileRuns({ models, flows, runsQueue, logger }, { graceMs: config.reconcileGraceMs }),
     },
   };
 }
 
-/** Starts one BullMQ worker per queue of the registry and the periodic maintenance jobs. */
+/** Starts one BullMQ worker per queue, and the maintenance schedulers. */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
-  const registry = buildRegistry(deps);
-  assertRegistryComplete(registry, { [queueNames.maintenance]: maintenanceJobs });
   const { config, logger } = deps;
   const connection = createRedisConnection(config.redisUrl, 'worker');
+  const prefix = config.queuePrefix;
+  const flows = new FlowProducer({ connection, prefix });
+  const runsQueue = new Queue(queueNames.runs, { connection, prefix });
+  const maintenance = new Queue(queueNames.maintenance, { connection, prefix });
+  const registry = buildRegistry(deps, flows, runsQueue);
+  assertRegistryComplete(registry, declaredJobs);
 
-  const maintenance = new Queue(queueNames.maintenance, { connection, prefix: config.queuePrefix });
+  // Schedulers live in Redis; upserting them at every start re-creates them after a wipe.
+  const housekeeping = { removeOnComplete: 10, removeOnFail: 100 };
   await maintenance.upsertJobScheduler(
     'expire-idempotency-records',
     { every: 60 * 60 * 1000 },
-    { name: 'expire-idempotency-records', opts: { removeOnComplete: 10, removeOnFail: 100 } },
+    { name: 'expire-idempotency-records', opts: housekeeping },
+  );
+  await maintenance.upsertJobScheduler(
+    'reconcile-runs',
+    { every: config.reconcileIntervalMs },
+    { name: 'reconcile-runs', opts: housekeeping },
   );
 
   const workers = (Object.keys(registry) as QueueName[]).map((queue) => {
@@ -50,30 +80,34 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       queue,
       async (job) => {
         try {
-          return await handlerFor(registry, queue, job)(job);
+          return await handlerFor(registry, queue, job, jobKind(job.name))(job);
         } catch (error) {
           throw toJobError(error);
         }
       },
-      { connection, prefix: config.queuePrefix, concurrency: config.workerConcurrency },
+      {
+        connection,
+        prefix,
+        concurrency: config.workerConcurrency,
+        lockDuration: config.workerLockDurationMs,
+        stalledInterval: config.workerLockDurationMs,
+        maxStalledCount: 5,
+      },
     );
-    worker.on('failed', (job, error) => {
-      logger.warn(
-        { queue, jobId: job?.id, jobName: job?.name, error: error.message },
-        'job failed',
-      );
-    });
     worker.on('error', (error) => {
       logger.error({ queue, error: error.message }, 'worker error');
     });
     return worker;
   });
-  logger.info({ queues: Object.keys(registry) }, 'workers started');
+  logger.info(
+    { queues: Object.keys(registry), concurrency: config.workerConcurrency },
+    'workers started',
+  );
 
   return {
     close: async () => {
       await Promise.all(workers.map((worker) => worker.close()));
-      await maintenance.close();
+      await Promise.all([flows.close(), runsQueue.close(), maintenance.close()]);
       connection.disconnect();
     },
   };

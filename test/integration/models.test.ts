@@ -82,6 +82,7 @@ describe('models on the real store', () => {
     const runId = newId('run');
     await models.deactivations.create({
       _id: runId,
+      claim: `org_x/usr_x/0/${runId}`,
       orgId: 'org_x',
       userId: 'usr_x',
       actorId: 'usr_admin',

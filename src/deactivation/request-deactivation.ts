@@ -1,0 +1,137 @@
+import type { FlowProducer } from 'bullmq';
+import { ulid } from 'ulid';
+import { AppError } from '../errors/app-error';
+import { toAppError } from '../errors/to-app-error';
+import type { Models } from '../models/create-models';
+import { stepNames, type Deactivation } from '../models/deactivation.model';
+import type { User } from '../models/user.model';
+import { enqueueRun } from '../queues/deactivation-flow';
+import { assessDeactivation, type DeactivationRequest } from './assess-deactivation';
+
+/** What accepting a deactivation needs. */
+export interface RequestDeactivationDeps {
+  models: Models;
+  flows: FlowProducer;
+}
+
+/**
+ * The claim of a run: one per user and active period. A reactivation starts a new period, so
+ * the user can be deactivated again.
+ */
+export function runClaim(user: Pick<User, '_id' | 'orgId' | 'reactivatedAt'>): string {
+  return `${user.orgId}/${user._id}/${user.reactivatedAt?.getTime() ?? 0}`;
+}
+
+/** Builds the run document for an accepted request: every step pending or skipped. */
+export function newRun(
+  request: DeactivationRequest,
+  user: Pick<User, '_id' | 'orgId' | 'reactivatedAt'>,
+  plan: Deactivation['plan'],
+  now: Date,
+  runId: string = ulid(),
+): Deactivation {
+  return {
+    _id: runId,
+    claim: runClaim(user),
+    orgId: request.orgId,
+    userId: request.userId,
+    actorId: request.actorId,
+    source: request.source,
+    reason: request.reason ?? null,
+    allowReactivationOnPurchase: plan.allowReactivationOnPurchase,
+    status: 'pending',
+    plan,
+    steps: stepNames.map((name) => ({
+      name,
+      status: plan.steps[name] ? 'pending' : 'skipped',
+      attempts: 0,
+      result: null,
+      error: null,
+      completedAt: null,
+    })),
+    createdAt: now,
+    completedAt: null,
+  };
+}
+
+/**
+ * Accepts a deactivation: checks it, writes the run (its unique claim lets exactly one of racing
+ * requests through), switches the user to `inactive`, then enqueues the run's flow.
+ *
+ * The run is written before anything else so that a crash leaves nothing the reconciler
+ * cannot see. When Redis refuses the flow, the run stays in MongoDB for the reconciler and the
+ * caller gets 503 `service_unavailable` naming it.
+ */
+export async function requestDeactivation(
+  deps: RequestDeactivationDeps,
+  request: DeactivationRequest,
+): Promise<Deactivation> {
+  const { models } = deps;
+  const now = new Date();
+  const { user, plan } = await assessDeactivation(models, request, now);
+  const run = newRun(request, user, plan, now);
+  try {
+    await models.deactivations.insertMany([run]);
+  } catch (error) {
+    if ((error as { code?: number }).code === 11000) {
+      throw new AppError(
+        'deactivation_in_progress',
+        'A deactivation of this user is already under way',
+      );
+    }
+    throw error;
+  }
+
+  const flipped = await models.users.updateOne(
+    { _id: user._id, orgId: request.orgId, status: 'active' },
+    {
+      $set: {
+        status: 'inactive',
+        deactivatedAt: now,
+        deactivatedBy: request.actorId,
+        deactivationId: run._id,
+        allowReactivationOnPurchase: plan.allowReactivationOnPurchase,
+      },
+    },
+  );
+  if (flipped.modifiedCount !== 1) {
+    // The user changed since the checks (deleted, or deactivated by another path).
+    await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
+    throw new AppError('already_inactive', 'The user is no longer active');
+  }
+  if (user.kind === 'employee' && user.role === 'admin') {
+    // Two admins deactivated at once can both pass the count; the later one gives way.
+    const admins = await models.users.countDocuments({
+      orgId: request.orgId,
+      kind: 'employee',
+      role: 'admin',
+      status: 'active',
+    });
+    if (admins === 0) {
+      await models.users.updateOne(
+        { _id: user._id, deactivationId: run._id, status: 'inactive' },
+        {
+          $set: { status: 'active' },
+          $unset: { deactivatedAt: 1, deactivatedBy: 1, deactivationId: 1 },
+        },
+      );
+      await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
+      throw new AppError(
+        'last_admin',
+        'The last active admin of an organization cannot be deactivated',
+      );
+    }
+  }
+
+  try {
+    await enqueueRun(deps.flows, run);
+  } catch (error) {
+    const appError = toAppError(error);
+    throw new AppError(
+      appError.code === 'internal' ? 'service_unavailable' : appError.code,
+      'The deactivation was accepted and recorded but could not be queued; it will be queued automatically',
+      { details: { deactivationId: run._id }, cause: error },
+    );
+  }
+  return run;
+}

@@ -1,0 +1,75 @@
+import { AppError } from '../errors/app-error';
+import type { User } from '../models/user.model';
+import { roleRank } from './role-rank';
+
+/** What the policy needs to know, loaded by the caller. */
+export interface PolicyFacts {
+  actor: Pick<User, '_id' | 'kind' | 'role' | 'status'> | null;
+  user: Pick<User, '_id' | 'kind' | 'role' | 'status'>;
+  /** Active admins of the organization, the user included. */
+  activeAdminCount: number;
+  /** Teams the user leads, in order. */
+  ledTeamIds: string[];
+  /** The user's run that is still pending or running, if any. */
+  runInProgressId: string | null;
+}
+
+/**
+ * Checks who may act on whom (DESIGN.md §1) for a deactivation; throws the refusal.
+ * Actor rules come first (403), then the user's state (409).
+ */
+export function assertMayDeactivate(facts: PolicyFacts): void {
+  assertActorMayActOn(facts.actor, facts.user);
+  const { user } = facts;
+  if (user.status === 'deleted') {
+    throw new AppError('user_deleted', 'The user has been deleted');
+  }
+  if (user.status === 'inactive') {
+    if (facts.runInProgressId !== null) {
+      throw new AppError(
+        'deactivation_in_progress',
+        'A deactivation of this user is still running',
+        {
+          details: { deactivationId: facts.runInProgressId },
+        },
+      );
+    }
+    throw new AppError('already_inactive', 'The user is already inactive');
+  }
+  if (user.kind === 'employee' && user.role === 'admin' && facts.activeAdminCount <= 1) {
+    throw new AppError(
+      'last_admin',
+      'The last active admin of an organization cannot be deactivated',
+    );
+  }
+  if (facts.ledTeamIds.length > 0) {
+    throw new AppError('team_leader', 'Remove the user as leader of these teams first', {
+      details: { teamIds: facts.ledTeamIds },
+    });
+  }
+}
+
+/**
+ * The actor rules shared by deactivation and reactivation: an active employee with role admin
+ * or manager, not acting on themselves, not on anyone ranking higher.
+ */
+export function assertActorMayActOn(
+  actor: PolicyFacts['actor'],
+  user: Pick<User, '_id' | 'kind' | 'role'>,
+): void {
+  if (actor?.kind !== 'employee' || actor.status !== 'active') {
+    throw new AppError(
+      'actor_not_allowed',
+      'The actor must be an active employee of the organization',
+    );
+  }
+  if (actor.role !== 'admin' && actor.role !== 'manager') {
+    throw new AppError('actor_not_allowed', 'Only admins and managers may do this');
+  }
+  if (actor._id === user._id) {
+    throw new AppError('self_deactivation', 'Nobody may do this to themselves');
+  }
+  if (roleRank(user) > roleRank(actor)) {
+    throw new AppError('higher_role', 'The user ranks higher than the actor');
+  }
+}

@@ -1,0 +1,9 @@
+/** The five steps of a deactivation, in their fixed order (DESIGN.md §2). */
+export const stepNames = [
+  'revoke-tokens',
+  'cancel-subscriptions',
+  'transfer-opportunities',
+  'remove-from-teams',
+  'blocklist-email',
+] as const;
+export type StepName = (typeof stepNames)[number];

@@ -1,0 +1,77 @@
+import type { Job } from 'bullmq';
+import { AppError } from '../../errors/app-error';
+import type { Logger } from '../../logging/logger';
+import type { Models } from '../../models/create-models';
+import type { RunJobData } from '../../queues/deactivation-flow';
+
+/** What the parent job needs. */
+export interface RunJobDeps {
+  models: Models;
+  logger: Logger;
+}
+
+/**
+ * The parent job of a run: BullMQ starts it once every step job has completed. It writes the
+ * audit events (one of each type per run, by deterministic ids) and then marks the run
+ * completed, so `completed` implies the audit trail exists.
+ */
+export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Promise<unknown> {
+  const { models, logger } = deps;
+  const { runId } = job.data;
+  const run = await models.deactivations.findById(runId).lean();
+  if (!run) throw new AppError('invalid_step_data', `Run ${runId} does not exist`);
+
+  const unfinished = run.steps.filter(
+    (step) => step.status !== 'completed' && step.status !== 'skipped',
+  );
+  if (unfinished.length > 0) {
+    // Only after a partial re-queue: the missing steps' jobs are on their way.
+    throw new AppError(
+      'internal',
+      `Steps not finished yet: ${unfinished.map((step) => step.name).join(', ')}`,
+    );
+  }
+  const results = Object.fromEntries(run.steps.map((step) => [step.name, step.result]));
+  const transfer = results['transfer-opportunities'] as
+    { transferred?: number; to?: string | null } | null | undefined;
+  const now = new Date();
+  const events = [
+    {
+      type: 'user.deactivated',
+      actorId: run.actorId,
+      data: { deactivationId: runId, source: run.source },
+    },
+    {
+      type: 'deactivation.completed',
+      actorId: run.actorId,
+      data: { deactivationId: runId, results },
+    },
+    ...(transfer?.transferred
+      ? [
+          {
+            type: 'opportunities.transferred',
+            actorId: run.actorId,
+            data: { deactivationId: runId, to: transfer.to ?? null, count: transfer.transferred },
+          },
+        ]
+      : []),
+  ];
+  await models.auditEvents.bulkWrite(
+    events.map((event) => ({
+      updateOne: {
+        filter: { _id: `${runId}.${event.type}` },
+        update: {
+          $setOnInsert: { orgId: run.orgId, subjectId: run.userId, at: now, ...event },
+        },
+        upsert: true,
+      },
+    })),
+    { ordered: false },
+  );
+  await models.deactivations.updateOne(
+    { _id: runId, status: { $ne: 'completed' } },
+    { $set: { status: 'completed', completedAt: now } },
+  );
+  logger.info({ runId, userId: run.userId }, 'run completed');
+  return { runId, status: 'completed' };
+}

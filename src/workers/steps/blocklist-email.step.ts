@@ -1,0 +1,46 @@
+import { ulid } from 'ulid';
+import { hashEmail, normalizeEmail } from '../../domain/email';
+import { AppError } from '../../errors/app-error';
+import type { Step } from './step';
+
+/**
+ * Adds the user's normalized email to the organization's blocklist. The unique index on
+ * (orgId, emailHash) and an upsert make concurrent runs insert one entry; `blocked` is 1 when
+ * this run's entry is the one that exists.
+ */
+export const blocklistEmail: Step<{ blocked: number }> = async (input, { models }) => {
+  if (input.apply) {
+    const user = await models.users.findOne({ _id: input.userId, orgId: input.orgId }).lean();
+    const email = user?.email ?? '';
+    if (email === '') {
+      throw new AppError('invalid_step_data', `User ${input.userId} has no email to blocklist`);
+    }
+    try {
+      await models.blocklist.updateOne(
+        { orgId: input.orgId, emailHash: hashEmail(email) },
+        {
+          $setOnInsert: {
+            _id: ulid(),
+            email: normalizeEmail(email),
+            reason: 'user_deactivated',
+            createdAt: input.now,
+            createdBy: input.actorId,
+            deactivationId: input.runId,
+          },
+        },
+        { upsert: true },
+      );
+    } catch (error) {
+      // A concurrent upsert won the unique index: the entry exists, which is all this wants.
+      if ((error as { code?: number }).code !== 11000) throw error;
+    }
+  }
+  // One run deactivates one user, so at most one entry carries its id; counting by run id keeps
+  // the answer the same after the user is erased and their email is gone.
+  return {
+    blocked: await models.blocklist.countDocuments({
+      orgId: input.orgId,
+      deactivationId: input.runId,
+    }),
+  };
+};
