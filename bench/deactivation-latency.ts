@@ -22,7 +22,10 @@ const runs = Number(values.runs);
 const tag = randomBytes(3).toString('hex');
 const orgId = `org_bench_${tag}`;
 
-async function seedUser(models: Models, index: number): Promise<{ userId: string; actorId: string }> {
+async function seedUser(
+  models: Models,
+  index: number,
+): Promise<{ userId: string; actorId: string }> {
   const userId = `usr_${tag}_${index}`;
   const now = Date.now();
   const leaders = Array.from({ length: 5 }, (_, team) => ({
@@ -140,7 +143,8 @@ async function main(): Promise<void> {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ userId, actorId }),
       });
-      if (response.status !== 202) throw new Error(`POST answered ${response.status}: ${await response.text()}`);
+      if (response.status !== 202)
+        throw new Error(`POST answered ${response.status}: ${await response.text()}`);
       const { id } = (await response.json()) as { id: string };
       for (;;) {
         const run = await models.deactivations.findById(id, { status: 1 }).lean();
