@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { FlowProducer } from 'bullmq';
 import { createApp } from '../src/api/app';
 import { createApiKey } from '../src/auth/api-key-repository';
 import { loadConfig } from '../src/config/config';
@@ -15,6 +14,7 @@ import { connectMongo } from '../src/infra/mongo-connection';
 import { createRedisConnection } from '../src/infra/redis-connection';
 import { createLogger } from '../src/logging/logger';
 import { createModels, ensureIndexes, type Models } from '../src/models/create-models';
+import { createProducers } from '../src/queues/producers';
 import { startWorkers } from '../src/workers/start-workers';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
@@ -127,8 +127,8 @@ async function main(): Promise<void> {
   });
   const { key } = await createApiKey(models, { name: 'bench', scopes: ['*'], orgIds: [orgId] });
   const redis = createRedisConnection(config.redisUrl, 'producer');
-  const flows = new FlowProducer({ connection: redis, prefix: config.queuePrefix });
-  const server: Server = await listen(createApp({ mongo, models, redis, flows, logger }), 0);
+  const producers = createProducers(redis, config.queuePrefix);
+  const server: Server = await listen(createApp({ mongo, models, redis, logger, ...producers }), 0);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const workers = await startWorkers({ config, models, logger });
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   } finally {
     await workers.close();
     await closeServer(server);
-    await flows.close();
+    await producers.close();
     redis.disconnect();
     await mongo.dropDatabase();
     await mongo.close();

@@ -94,7 +94,7 @@ start_postgres() {
       fail "initdb failed; see $data_dir/initdb.log"
   fi
   run_pg "$bin/pg_ctl" -D "$pg_data" -l "$data_dir/postgres.log" -w -t 30 \
-    -o "-p $pg_port -k $pg_socket -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+    -o "-p $pg_port -k $pg_socket -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null ||
     fail "PostgreSQL did not start; see $data_dir/postgres.log"
   touch "$data_dir/postgres.started"
   if ! "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
@@ -131,8 +131,12 @@ start_ferretdb() {
   start_postgres
   build_ferretdb
   # The PostgreSQL backend pushes filters down to SQL; the SQLite one scans whole collections.
+  # FerretDB creates schemas and tables under a metadata write lock while it takes a pool
+  # connection; with its default pool of 50, requests holding connections and waiting for that
+  # lock can starve it (seen here: a deadlock under parallel test runs). A pool well above the
+  # clients' own pools (MONGO_MAX_POOL_SIZE) keeps a connection free for it.
   nohup "$ferretdb_bin" --handler=postgresql \
-    --postgresql-url="postgres://postgres@127.0.0.1:$pg_port/ferretdb" \
+    --postgresql-url="postgres://postgres@127.0.0.1:$pg_port/ferretdb?pool_max_conns=300" \
     --listen-addr="127.0.0.1:$mongo_port" --debug-addr=- --state-dir=- --telemetry=disable \
     --log-level=warn >"$data_dir/ferretdb.log" 2>&1 &
   echo $! >"$data_dir/ferretdb.pid"

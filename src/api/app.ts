@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FlowProducer } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
@@ -11,7 +11,13 @@ import { healthRoutes } from './health-routes';
 import { mountRoutes } from './mount-routes';
 import { buildOpenApiDocument } from './openapi';
 import type { RouteDefinition } from './route-definition';
+import { bulkRoutes } from './routes/bulk-routes';
 import { deactivationRoutes } from './routes/deactivation-routes';
+import { deletionRoutes } from './routes/deletion-routes';
+import { purchaseRoutes } from './routes/purchase-routes';
+import { reactivationRoutes } from './routes/reactivation-routes';
+import { sweepRoutes } from './routes/sweep-routes';
+import { userRoutes } from './routes/user-routes';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
 export interface ApiDeps {
@@ -19,6 +25,10 @@ export interface ApiDeps {
   models: Models;
   redis: Redis;
   flows: FlowProducer;
+  /** Producer of bulk-deactivation jobs. */
+  bulkQueue: Queue;
+  /** Holds the sweep job schedulers. */
+  sweepsQueue: Queue;
   logger: Logger;
 }
 
@@ -26,7 +36,15 @@ const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Every `/v1` route, in one list: mounted and documented from the same definitions. */
 export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
-  return [...deactivationRoutes(deps)];
+  return [
+    ...deactivationRoutes(deps),
+    ...reactivationRoutes(deps),
+    ...purchaseRoutes(deps),
+    ...deletionRoutes(deps),
+    ...userRoutes(deps),
+    ...bulkRoutes(deps),
+    ...sweepRoutes(deps),
+  ];
 }
 
 /** Builds the Express application. No I/O happens here; the caller listens. */

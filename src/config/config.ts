@@ -13,6 +13,7 @@ const configSchema = z
       .string()
       .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
       .default('redis://127.0.0.1:6379'),
+    MONGO_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     LOG_LEVEL: z.enum(logLevels).default('info'),
     DASHBOARD_USERNAME: z.string().min(1).optional(),
@@ -22,6 +23,10 @@ const configSchema = z
       .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
       .default('offboard'),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    WORKER_QUEUES: z
+      .string()
+      .regex(/^[a-z-]+(,[a-z-]+)*$/, 'a comma-separated list of queue names')
+      .optional(),
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
@@ -43,11 +48,15 @@ const configSchema = z
 export interface AppConfig {
   mongoUrl: string;
   redisUrl: string;
+  /** Connections per process to the store. */
+  mongoMaxPoolSize: number;
   port: number;
   logLevel: (typeof logLevels)[number];
   dashboard: { username: string; password: string } | null;
   queuePrefix: string;
   workerConcurrency: number;
+  /** The queues this process's workers serve; `null` for all. */
+  workerQueues: string[] | null;
   /** A job whose worker stops renewing its lock for this long is taken as stalled and retried. */
   workerLockDurationMs: number;
   reconcileIntervalMs: number;
@@ -80,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return {
     mongoUrl: value.MONGO_URL,
     redisUrl: value.REDIS_URL,
+    mongoMaxPoolSize: value.MONGO_MAX_POOL_SIZE,
     port: value.PORT,
     logLevel: value.LOG_LEVEL,
     dashboard:
@@ -88,6 +98,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
         : null,
     queuePrefix: value.QUEUE_PREFIX,
     workerConcurrency: value.WORKER_CONCURRENCY,
+    workerQueues: value.WORKER_QUEUES?.split(',') ?? null,
     workerLockDurationMs: value.WORKER_LOCK_DURATION_MS,
     reconcileIntervalMs: value.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: value.RECONCILE_GRACE_MS,

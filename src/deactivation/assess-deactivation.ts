@@ -1,10 +1,11 @@
 import { buildPlan } from '../domain/deactivation-plan';
-import { assertMayDeactivate } from '../domain/deactivation-policy';
+import { assertMayDeactivate, type PolicyFacts } from '../domain/deactivation-policy';
 import { hashEmail } from '../domain/email';
-import { chooseTransferTarget } from '../domain/transfer-target';
+import { chooseTransferTarget, type TeamForTransfer } from '../domain/transfer-target';
 import { AppError } from '../errors/app-error';
+import { toAppError } from '../errors/to-app-error';
 import type { Models } from '../models/create-models';
-import type { DeactivationPlan } from '../models/deactivation.model';
+import type { DeactivationPlan, RunSource } from '../models/deactivation.model';
 import { cancellableSubscriptionStatuses } from '../models/subscription.model';
 import type { User } from '../models/user.model';
 
@@ -15,8 +16,8 @@ export interface DeactivationRequest {
   actorId: string;
   reason?: string | null | undefined;
   allowReactivationOnPurchase?: boolean | undefined;
-  source: 'api' | 'bulk' | 'sweep';
-  /** System actors (`system:sweep`) are not users: the actor rules do not apply to them. */
+  source: RunSource;
+  /** System actors (`system:sweep`) are not users: they act with an admin's rank. */
   systemActor?: boolean;
 }
 
@@ -26,106 +27,229 @@ export interface Assessment {
   plan: DeactivationPlan;
 }
 
+/** Per user of a batch: the assessment, or the refusal a single request would have got. */
+export type AssessmentOutcome =
+  { ok: true; assessment: Assessment } | { ok: false; error: AppError };
+
+/** Several users of one organization, by one actor, with the same options. */
+export interface BatchRequest {
+  orgId: string;
+  actorId: string;
+  systemActor?: boolean;
+  allowReactivationOnPurchase?: boolean | undefined;
+  userIds: string[];
+}
+
 const teamOrder = { createdAt: 1, _id: 1 } as const;
+const teamFields = { _id: 1, leaderId: 1, createdAt: 1 } as const;
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+async function countByUser(
+  model: Models['tokens'] | Models['subscriptions'] | Models['opportunities'],
+  match: Record<string, unknown>,
+  field: 'userId' | 'ownerId',
+): Promise<Map<string, number>> {
+  const rows = await (model as Models['tokens']).aggregate<{ _id: string; n: number }>([
+    { $match: match },
+    { $group: { _id: `$${field}`, n: { $sum: 1 } } },
+  ]);
+  return new Map(rows.map((row) => [row._id, row.n]));
+}
 
 /**
- * Loads what the rules of DESIGN.md §1 need, applies them (throwing the refusal) and computes
- * the plan with the counts each step would touch. Reads only; shared by the request, its dry
- * run, bulk deactivations and sweeps.
+ * Applies the rules of DESIGN.md §1 to a batch of users and computes each accepted user's plan,
+ * with a fixed number of queries per batch (not per user): bulk deactivations and sweeps go
+ * through the very checks of a single request without a round trip per rule per user. Reads
+ * only.
+ */
+export async function assessDeactivations(
+  models: Models,
+  request: BatchRequest,
+  now: Date,
+): Promise<Map<string, AssessmentOutcome>> {
+  const { orgId, actorId } = request;
+  const userIds = [...new Set(request.userIds)];
+  const [orgExists, users, actor] = await Promise.all([
+    models.organizations.exists({ _id: orgId }),
+    models.users.find({ _id: { $in: userIds }, orgId }).lean(),
+    request.systemActor ? null : models.users.findOne({ _id: actorId, orgId }).lean(),
+  ]);
+  if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
+  const usersById = new Map(users.map((user) => [user._id, user]));
+  const employees = users.filter((user) => user.kind === 'employee').map((user) => user._id);
+  const inactive = users.filter((user) => user.status === 'inactive').map((user) => user._id);
+  const anyAdmin = users.some((user) => user.kind === 'employee' && user.role === 'admin');
+
+  const [ledTeams, activeAdminCount, runsInProgress, memberTeams] = await Promise.all([
+    employees.length > 0
+      ? models.teams
+          .find({ orgId, leaderId: { $in: employees } }, teamFields)
+          .sort(teamOrder)
+          .lean()
+      : [],
+    anyAdmin
+      ? models.users.countDocuments({ orgId, kind: 'employee', role: 'admin', status: 'active' })
+      : 0,
+    inactive.length > 0
+      ? models.deactivations
+          .find(
+            { orgId, userId: { $in: inactive }, status: { $in: ['pending', 'running'] } },
+            { _id: 1, userId: 1 },
+          )
+          .lean()
+      : [],
+    employees.length > 0
+      ? models.teams
+          .find({ orgId, memberIds: { $in: employees } }, { ...teamFields, memberIds: 1 })
+          .lean()
+      : [],
+  ]);
+  const ledByUser = groupBy(ledTeams, (team) => team.leaderId ?? '');
+  const runByUser = new Map(runsInProgress.map((run) => [run.userId, run._id]));
+  const wanted = new Set(employees);
+  const ownTeamsByUser = new Map<string, TeamForTransfer[]>();
+  for (const team of memberTeams) {
+    for (const member of team.memberIds) {
+      if (!wanted.has(member)) continue;
+      const own = ownTeamsByUser.get(member) ?? [];
+      own.push({ _id: team._id, leaderId: team.leaderId, createdAt: team.createdAt });
+      ownTeamsByUser.set(member, own);
+    }
+  }
+
+  const outcomes = new Map<string, AssessmentOutcome>();
+  const accepted: User[] = [];
+  const actorFacts: PolicyFacts['actor'] = request.systemActor
+    ? { _id: actorId, kind: 'employee', role: 'admin', status: 'active' }
+    : actor;
+  for (const userId of userIds) {
+    const user = usersById.get(userId);
+    if (!user) {
+      outcomes.set(userId, {
+        ok: false,
+        error: new AppError('not_found', `Unknown user ${userId}`),
+      });
+      continue;
+    }
+    try {
+      assertMayDeactivate({
+        actor: actorFacts,
+        user,
+        activeAdminCount,
+        ledTeamIds: (ledByUser.get(userId) ?? []).map((team) => team._id),
+        runInProgressId: runByUser.get(userId) ?? null,
+      });
+      accepted.push(user);
+    } catch (error) {
+      outcomes.set(userId, { ok: false, error: toAppError(error) });
+    }
+  }
+  if (accepted.length === 0) return outcomes;
+
+  const acceptedIds = accepted.map((user) => user._id);
+  const acceptedEmployees = accepted
+    .filter((user) => user.kind === 'employee')
+    .map((user) => user._id);
+  const needOrgTeams = acceptedEmployees.some((id) => !ownTeamsByUser.has(id));
+  const orgTeams: TeamForTransfer[] = needOrgTeams
+    ? await models.teams.find({ orgId }, teamFields).sort(teamOrder).lean()
+    : [];
+  const leaderIds = new Set<string>();
+  for (const team of [...memberTeams, ...orgTeams]) if (team.leaderId) leaderIds.add(team.leaderId);
+  const hashes = new Map(
+    accepted.flatMap((user) => (user.email ? [[user._id, hashEmail(user.email)] as const] : [])),
+  );
+
+  const [activeLeaders, tokens, subscriptions, opportunities, blocked] = await Promise.all([
+    leaderIds.size > 0
+      ? models.users
+          .find({ _id: { $in: [...leaderIds] }, orgId, status: 'active' }, { _id: 1 })
+          .lean()
+      : [],
+    countByUser(
+      models.tokens,
+      { orgId, userId: { $in: acceptedIds }, revokedAt: null, issuedAt: { $lte: now } },
+      'userId',
+    ),
+    countByUser(
+      models.subscriptions,
+      { orgId, userId: { $in: acceptedIds }, status: { $in: cancellableSubscriptionStatuses } },
+      'userId',
+    ),
+    acceptedEmployees.length > 0
+      ? countByUser(
+          models.opportunities,
+          { orgId, ownerId: { $in: acceptedEmployees }, status: 'open' },
+          'ownerId',
+        )
+      : new Map<string, number>(),
+    hashes.size > 0
+      ? models.blocklist
+          .find({ orgId, emailHash: { $in: [...hashes.values()] } }, { emailHash: 1 })
+          .lean()
+      : [],
+  ]);
+  const activeLeaderIds = new Set(activeLeaders.map((leader) => leader._id));
+  const blockedHashes = new Set(blocked.map((entry) => entry.emailHash));
+
+  for (const user of accepted) {
+    const employee = user.kind === 'employee';
+    const ownTeams = ownTeamsByUser.get(user._id) ?? [];
+    const target = employee
+      ? chooseTransferTarget(user._id, { ownTeams, orgTeams }, activeLeaderIds)
+      : null;
+    const hash = hashes.get(user._id);
+    const plan = buildPlan({
+      userKind: user.kind,
+      allowReactivationOnPurchase: request.allowReactivationOnPurchase ?? false,
+      cutoff: now,
+      target,
+      teamIds: ownTeams.map((team) => team._id),
+      counts: {
+        'revoke-tokens': tokens.get(user._id) ?? 0,
+        'cancel-subscriptions': subscriptions.get(user._id) ?? 0,
+        'transfer-opportunities': opportunities.get(user._id) ?? 0,
+        'remove-from-teams': ownTeams.length,
+        'blocklist-email': hash === undefined || blockedHashes.has(hash) ? 0 : 1,
+      },
+    });
+    outcomes.set(user._id, { ok: true, assessment: { user, plan } });
+  }
+  return outcomes;
+}
+
+/**
+ * Loads what the rules need for one user, applies them (throwing the refusal) and computes the
+ * plan with the counts each step would touch. Shared by the request and its dry run.
  */
 export async function assessDeactivation(
   models: Models,
   request: DeactivationRequest,
   now: Date,
 ): Promise<Assessment> {
-  const { orgId, userId, actorId } = request;
-  const [orgExists, user, actor] = await Promise.all([
-    models.organizations.exists({ _id: orgId }),
-    models.users.findOne({ _id: userId, orgId }).lean(),
-    request.systemActor ? null : models.users.findOne({ _id: actorId, orgId }).lean(),
-  ]);
-  if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
-  if (!user) throw new AppError('not_found', `Unknown user ${userId}`);
-
-  const employee = user.kind === 'employee';
-  const [ledTeams, activeAdminCount, runInProgress] = await Promise.all([
-    employee
-      ? models.teams.find({ orgId, leaderId: userId }, { _id: 1 }).sort(teamOrder).lean()
-      : [],
-    employee && user.role === 'admin'
-      ? models.users.countDocuments({ orgId, kind: 'employee', role: 'admin', status: 'active' })
-      : 0,
-    user.status === 'inactive'
-      ? models.deactivations
-          .findOne({ orgId, userId, status: { $in: ['pending', 'running'] } }, { _id: 1 })
-          .lean()
-      : null,
-  ]);
-  assertMayDeactivate({
-    // A system actor acts with an admin's rank; every rule about the user still applies.
-    actor: request.systemActor
-      ? { _id: actorId, kind: 'employee', role: 'admin', status: 'active' }
-      : actor,
-    user,
-    activeAdminCount,
-    ledTeamIds: ledTeams.map((team) => team._id),
-    runInProgressId: runInProgress?._id ?? null,
-  });
-
-  const allowReactivationOnPurchase = request.allowReactivationOnPurchase ?? false;
-  const ownTeams = employee
-    ? await models.teams
-        .find({ orgId, memberIds: userId }, { _id: 1, leaderId: 1, createdAt: 1 })
-        .lean()
-    : [];
-  const orgTeams =
-    employee && ownTeams.length === 0
-      ? await models.teams
-          .find({ orgId }, { _id: 1, leaderId: 1, createdAt: 1 })
-          .sort(teamOrder)
-          .lean()
-      : [];
-  const leaderIds = [...ownTeams, ...orgTeams].flatMap((team) =>
-    team.leaderId ? [team.leaderId] : [],
-  );
-  const email = user.email ?? '';
-
-  const [activeLeaders, tokens, subscriptions, opportunities, alreadyBlocked] = await Promise.all([
-    leaderIds.length > 0
-      ? models.users.find({ _id: { $in: leaderIds }, orgId, status: 'active' }, { _id: 1 }).lean()
-      : [],
-    models.tokens.countDocuments({ userId, orgId, revokedAt: null, issuedAt: { $lte: now } }),
-    models.subscriptions.countDocuments({
-      userId,
-      orgId,
-      status: { $in: cancellableSubscriptionStatuses },
-    }),
-    employee ? models.opportunities.countDocuments({ ownerId: userId, orgId, status: 'open' }) : 0,
-    email === ''
-      ? true
-      : models.blocklist.exists({ orgId, emailHash: hashEmail(email) }).then(Boolean),
-  ]);
-  const target = employee
-    ? chooseTransferTarget(
-        userId,
-        { ownTeams, orgTeams },
-        new Set(activeLeaders.map((leader) => leader._id)),
-      )
-    : null;
-
-  const plan = buildPlan({
-    userKind: user.kind,
-    allowReactivationOnPurchase,
-    cutoff: now,
-    target,
-    teamIds: ownTeams.map((team) => team._id),
-    counts: {
-      'revoke-tokens': tokens,
-      'cancel-subscriptions': subscriptions,
-      'transfer-opportunities': opportunities,
-      'remove-from-teams': ownTeams.length,
-      'blocklist-email': alreadyBlocked ? 0 : 1,
+  const outcomes = await assessDeactivations(
+    models,
+    {
+      orgId: request.orgId,
+      actorId: request.actorId,
+      ...(request.systemActor === undefined ? {} : { systemActor: request.systemActor }),
+      allowReactivationOnPurchase: request.allowReactivationOnPurchase,
+      userIds: [request.userId],
     },
-  });
-  return { user, plan };
+    now,
+  );
+  const outcome = outcomes.get(request.userId);
+  if (!outcome) throw new AppError('internal', 'The assessment lost its user');
+  if (!outcome.ok) throw outcome.error;
+  return outcome.assessment;
 }

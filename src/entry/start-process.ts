@@ -1,4 +1,3 @@
-import { FlowProducer } from 'bullmq';
 import { createApp } from '../api/app';
 import { loadConfig, type AppConfig } from '../config/config';
 import { seedDemo } from '../demo/seed-demo';
@@ -6,6 +5,7 @@ import { connectMongo } from '../infra/mongo-connection';
 import { createRedisConnection } from '../infra/redis-connection';
 import { createLogger, type Logger } from '../logging/logger';
 import { createModels, ensureIndexes, type Models } from '../models/create-models';
+import { createProducers } from '../queues/producers';
 import { startWorkers } from '../workers/start-workers';
 import { closeServer, listen } from './http-server';
 import { installShutdown, type Closable } from './shutdown';
@@ -39,7 +39,7 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
   }
   const logger = createLogger(config);
   try {
-    const mongo = await connectMongo(config.mongoUrl);
+    const mongo = await connectMongo(config.mongoUrl, { maxPoolSize: config.mongoMaxPoolSize });
     const models = createModels(mongo);
     await ensureIndexes(models);
     if (roles.seedWhenEmpty || config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
@@ -47,15 +47,15 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
     const closables: Closable[] = [];
     if (roles.api) {
       const redis = createRedisConnection(config.redisUrl, 'producer');
-      const flows = new FlowProducer({ connection: redis, prefix: config.queuePrefix });
-      const app = createApp({ mongo, models, redis, flows, logger });
+      const producers = createProducers(redis, config.queuePrefix);
+      const app = createApp({ mongo, models, redis, logger, ...producers });
       const server = await listen(app, config.port);
       logger.info({ port: config.port }, 'api listening');
       closables.push({ name: 'http server', close: () => closeServer(server) });
       closables.push({
         name: 'api redis',
         close: async () => {
-          await flows.close();
+          await producers.close();
           redis.disconnect();
         },
       });

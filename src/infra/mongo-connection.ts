@@ -6,10 +6,12 @@ import mongoose, { type Connection } from 'mongoose';
  */
 export async function connectMongo(
   url: string,
-  options: { dbName?: string } = {},
+  options: { dbName?: string; maxPoolSize?: number } = {},
 ): Promise<Connection> {
   const connection = mongoose.createConnection(url, {
     ...(options.dbName === undefined ? {} : { dbName: options.dbName }),
+    // Bounded: FerretDB serves each request with a PostgreSQL connection of its own pool.
+    maxPoolSize: options.maxPoolSize ?? 20,
     autoIndex: false,
     autoCreate: false,
     bufferCommands: false,

@@ -2,11 +2,14 @@ import type { Connection, Model } from 'mongoose';
 import { apiKeySchema, type ApiKey } from './api-key.model';
 import { auditEventSchema, type AuditEvent } from './audit-event.model';
 import { blocklistEntrySchema, type BlocklistEntry } from './blocklist-entry.model';
+import { bulkDeactivationSchema, type BulkDeactivation } from './bulk-deactivation.model';
+import { bulkItemSchema, type BulkItem } from './bulk-item.model';
 import { deactivationSchema, type Deactivation } from './deactivation.model';
 import { idempotencyRecordSchema, type IdempotencyRecord } from './idempotency-record.model';
 import { opportunitySchema, type Opportunity } from './opportunity.model';
 import { organizationSchema, type Organization } from './organization.model';
 import { subscriptionSchema, type Subscription } from './subscription.model';
+import { sweepReportSchema, type SweepReport } from './sweep-report.model';
 import { teamSchema, type Team } from './team.model';
 import { tokenSchema, type Token } from './token.model';
 import { userSchema, type User } from './user.model';
@@ -24,6 +27,9 @@ export interface Models {
   auditEvents: Model<AuditEvent>;
   apiKeys: Model<ApiKey>;
   idempotencyRecords: Model<IdempotencyRecord>;
+  bulkDeactivations: Model<BulkDeactivation>;
+  bulkItems: Model<BulkItem>;
+  sweeps: Model<SweepReport>;
 }
 
 /**
@@ -46,6 +52,12 @@ export function createModels(connection: Connection): Models {
       'IdempotencyRecord',
       idempotencyRecordSchema,
     ),
+    bulkDeactivations: connection.model<BulkDeactivation>(
+      'BulkDeactivation',
+      bulkDeactivationSchema,
+    ),
+    bulkItems: connection.model<BulkItem>('BulkItem', bulkItemSchema),
+    sweeps: connection.model<SweepReport>('SweepReport', sweepReportSchema),
   };
 }
 

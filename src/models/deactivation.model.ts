@@ -100,3 +100,4 @@ deactivationSchema.index({ orgId: 1, createdAt: -1, _id: -1 });
 deactivationSchema.index({ orgId: 1, userId: 1, createdAt: -1 });
 deactivationSchema.index({ status: 1, createdAt: 1 });
 deactivationSchema.index({ claim: 1 }, { unique: true });
+deactivationSchema.index({ bulkId: 1, status: 1 });

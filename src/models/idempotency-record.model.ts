@@ -5,7 +5,7 @@ import { Schema } from 'mongoose';
  * request carrying an `Idempotency-Key`. Expiry is a cleanup job: FerretDB v1 has no TTL index.
  */
 export interface IdempotencyRecord {
-  /** Hash of the API key id, organization, route and the client's key. */
+  /** Hash of the API key id, the route template and the client's key (the org is in `requestHash`). */
   _id: string;
   requestHash: string;
   state: 'in_flight' | 'done';

@@ -4,6 +4,12 @@ export const queueNames = {
   runs: 'deactivations',
   /** Child jobs, one per step of a run. */
   steps: 'deactivation-steps',
+  /** Bulk deactivations: one job per bulk, paging through its frozen selection. */
+  bulk: 'bulk-deactivations',
+  /** Scheduled inactivity sweeps, one job scheduler per enabled policy. */
+  sweeps: 'sweeps',
+  /** Erasure of deleted users' personal data, one job per user. */
+  erasures: 'erasures',
   /** Periodic housekeeping: the reconciler and expiry of idempotency records. */
   maintenance: 'maintenance',
 } as const;

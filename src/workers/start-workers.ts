@@ -1,18 +1,26 @@
 import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '../config/config';
+import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
 import type { Logger } from '../logging/logger';
 import type { Models } from '../models/create-models';
 import { stepNames } from '../models/deactivation.model';
 import type { RunJobData, StepJobData } from '../queues/deactivation-flow';
+import type { ErasureJobData } from '../queues/erasure-queue';
 import { jobKind } from '../queues/job-ids';
 import { queueNames, type QueueName } from '../queues/queue-names';
 import { processRunJob } from './deactivation/process-run-job';
 import { processStepJob } from './deactivation/process-step-job';
 import { reconcileRuns } from './deactivation/reconcile-runs.job';
+import { processErasureJob } from './erasure/erase-user.job';
+import { reconcileErasures } from './erasure/reconcile-erasures';
 import { toJobError } from './job-error';
 import { assertRegistryComplete, handlerFor, type JobRegistry } from './job-registry';
 import { expireIdempotencyRecords } from './maintenance/expire-idempotency-records.job';
+import { processBulkJob } from '../bulk/process-bulk.job';
+import type { BulkJobData } from '../queues/bulk-queue';
+import { runSweepJob } from '../sweeps/run-sweep.job';
+import { restoreSweepSchedulers, type SweepJobData } from '../sweeps/sweep-scheduler';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -31,10 +39,17 @@ export interface RunningWorkers {
 export const declaredJobs = {
   [queueNames.runs]: ['deactivate'],
   [queueNames.steps]: stepNames,
+  [queueNames.erasures]: ['erase'],
+  [queueNames.bulk]: ['bulk'],
+  [queueNames.sweeps]: ['sweep'],
   [queueNames.maintenance]: ['expire-idempotency-records', 'reconcile-runs'],
 } as const;
 
-function buildRegistry(deps: WorkerDeps, flows: FlowProducer, runsQueue: Queue): JobRegistry {
+function buildRegistry(
+  deps: WorkerDeps,
+  queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue },
+): JobRegistry {
+  const { flows, runsQueue, bulkQueue } = queues;
   const { models, logger, config } = deps;
   const step = (job: Job): Promise<unknown> =>
     processStepJob(job as Job<StepJobData>, { models, logger });
@@ -43,10 +58,24 @@ function buildRegistry(deps: WorkerDeps, flows: FlowProducer, runsQueue: Queue):
       deactivate: (job) => processRunJob(job as Job<RunJobData>, { models, logger }),
     },
     [queueNames.steps]: Object.fromEntries(stepNames.map((name) => [name, step])),
+    [queueNames.erasures]: {
+      erase: (job) => processErasureJob(job as Job<ErasureJobData>, { models, logger }),
+    },
+    [queueNames.bulk]: {
+      bulk: (job) => processBulkJob(job as Job<BulkJobData>, { models, flows, logger }),
+    },
+    [queueNames.sweeps]: {
+      sweep: (job) => runSweepJob(job as Job<SweepJobData>, { models, bulkQueue, logger }),
+    },
     [queueNames.maintenance]: {
       'expire-idempotency-records': () => expireIdempotencyRecords(models),
-      'reconcile-runs': () =>
-        reconcileRuns({ models, flows, runsQueue, logger }, { graceMs: config.reconcileGraceMs }),
+      'reconcile-runs': async () => ({
+        runs: await reconcileRuns(
+          { models, flows, runsQueue, logger },
+          { graceMs: config.reconcileGraceMs },
+        ),
+        erasures: await reconcileErasures({ models, flows }),
+      }),
     },
   };
 }
@@ -59,7 +88,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const flows = new FlowProducer({ connection, prefix });
   const runsQueue = new Queue(queueNames.runs, { connection, prefix });
   const maintenance = new Queue(queueNames.maintenance, { connection, prefix });
-  const registry = buildRegistry(deps, flows, runsQueue);
+  const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
+  const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
+  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue });
   assertRegistryComplete(registry, declaredJobs);
 
   // Schedulers live in Redis; upserting them at every start re-creates them after a wipe.
@@ -74,8 +105,19 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     { every: config.reconcileIntervalMs },
     { name: 'reconcile-runs', opts: housekeeping },
   );
+  const sweeps = await restoreSweepSchedulers(deps.models, sweepsQueue);
 
-  const workers = (Object.keys(registry) as QueueName[]).map((queue) => {
+  const served = (Object.keys(registry) as QueueName[]).filter(
+    (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
+  );
+  const unknown = (config.workerQueues ?? []).filter((queue) => !(queue in registry));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'config_invalid',
+      `WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`,
+    );
+  }
+  const workers = served.map((queue) => {
     const worker = new Worker(
       queue,
       async (job) => {
@@ -100,14 +142,24 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     return worker;
   });
   logger.info(
-    { queues: Object.keys(registry), concurrency: config.workerConcurrency },
+    {
+      queues: Object.keys(registry),
+      concurrency: config.workerConcurrency,
+      sweepSchedulers: sweeps,
+    },
     'workers started',
   );
 
   return {
     close: async () => {
       await Promise.all(workers.map((worker) => worker.close()));
-      await Promise.all([flows.close(), runsQueue.close(), maintenance.close()]);
+      await Promise.all([
+        flows.close(),
+        runsQueue.close(),
+        maintenance.close(),
+        bulkQueue.close(),
+        sweepsQueue.close(),
+      ]);
       connection.disconnect();
     },
   };

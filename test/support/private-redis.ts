@@ -17,6 +17,9 @@ export async function createPrivateRedis(extraArgs: string[] = []): Promise<Priv
   let child: ChildProcess | null = null;
 
   const start = async (): Promise<void> => {
+    if (child !== null && child.exitCode === null && child.signalCode === null) {
+      throw new Error('this private Redis is already running');
+    }
     child = spawn(
       'redis-server',
       [

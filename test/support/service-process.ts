@@ -20,7 +20,9 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const child = spawn(
     process.execPath,
-    [path.join(root, 'node_modules/tsx/dist/cli.mjs'), path.join(root, `src/entry/${entry}.ts`)],
+    // tsx as a loader, not its CLI: the CLI runs the service as a child of its own, which a
+    // SIGKILL of the CLI would leave running.
+    ['--import', 'tsx', path.join(root, `src/entry/${entry}.ts`)],
     {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
@@ -32,7 +34,7 @@ export async function startServiceProcess(
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const baseUrl = `http://127.0.0.1:${port}`;
   const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
-    if (child.exitCode !== null) return child.exitCode;
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
     const exited = once(child, 'exit');
     child.kill(signal);
     const [code] = (await exited) as [number | null];

@@ -7,6 +7,7 @@ import { AppError } from '../../errors/app-error';
 import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
 import { decodeCursor, encodeCursor } from '../cursor';
+import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
   commonErrorResponses,
@@ -97,6 +98,7 @@ export function deactivationRoutes(deps: {
         ...commonErrorResponses,
       },
       handler: async ({ params, query }) => {
+        await requireOrganization(models, params.orgId);
         const filter: QueryFilter<Deactivation> = { orgId: params.orgId };
         if (query.status) filter.status = query.status;
         if (query.userId) filter.userId = query.userId;

@@ -39,7 +39,14 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
   // step on, and again when an operator retries a failed step.
   await models.deactivations.updateOne(
     { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
-    { $set: { [`${at}.status`]: 'running', status: 'running' }, $inc: { [`${at}.attempts`]: 1 } },
+    {
+      // A completed run stays completed: a late duplicate of a step must not reopen it.
+      $set: {
+        [`${at}.status`]: 'running',
+        ...(run.status === 'completed' ? {} : { status: 'running' }),
+      },
+      $inc: { [`${at}.attempts`]: 1 },
+    },
   );
 
   try {

@@ -1,0 +1,146 @@
+import type { Queue } from 'bullmq';
+import { ulid } from 'ulid';
+import { assertActorMayActOn } from '../domain/deactivation-policy';
+import { AppError } from '../errors/app-error';
+import type { BulkDeactivation, BulkFilter, BulkStatus } from '../models/bulk-deactivation.model';
+import type { BulkItem } from '../models/bulk-item.model';
+import type { Models } from '../models/create-models';
+import { enqueueBulk } from '../queues/bulk-queue';
+import { selectDormantUsers, type DormancyCriteria } from './select-dormant-users';
+
+/** A bulk deactivation as asked for. */
+export interface BulkRequest {
+  orgId: string;
+  actorId: string;
+  userIds?: string[] | undefined;
+  filter?: BulkFilter | undefined;
+  dryRun: boolean;
+  reason?: string | null | undefined;
+  allowReactivationOnPurchase?: boolean | undefined;
+}
+
+const itemBatch = 1_000;
+
+/** Records a bulk's selection as items, in selection order, a batch at a time. */
+export class SelectionWriter {
+  private seq = 0;
+  private pending: BulkItem[] = [];
+
+  constructor(
+    private readonly models: Models,
+    private readonly bulkId: string,
+  ) {}
+
+  get count(): number {
+    return this.seq;
+  }
+
+  async add(userIds: Iterable<string>): Promise<void> {
+    for (const userId of userIds) {
+      this.pending.push({
+        _id: `${this.bulkId}/${String(this.seq).padStart(8, '0')}`,
+        bulkId: this.bulkId,
+        seq: this.seq,
+        userId,
+        status: 'pending',
+        reason: null,
+        runId: null,
+      });
+      this.seq += 1;
+      if (this.pending.length >= itemBatch) await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    await this.models.bulkItems.collection.insertMany(batch as never[], { ordered: false });
+  }
+}
+
+/** Creates the bulk document that a selection is then written under. */
+export function newBulk(
+  input: Omit<
+    BulkDeactivation,
+    | 'status'
+    | 'matched'
+    | 'enqueued'
+    | 'planned'
+    | 'skipped'
+    | 'skippedByReason'
+    | 'processed'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'error'
+    | '_id'
+  >,
+  status: BulkStatus,
+): BulkDeactivation {
+  return {
+    _id: ulid(),
+    ...input,
+    status,
+    matched: 0,
+    enqueued: 0,
+    planned: 0,
+    skipped: 0,
+    skippedByReason: {},
+    processed: 0,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+  };
+}
+
+/**
+ * Accepts a bulk deactivation: checks the actor, freezes the selection (explicit ids, or the
+ * users matching the filter right now) as items, and queues the job. Later logins do not change
+ * the selection; each user is checked again when their turn comes.
+ */
+export async function acceptBulk(
+  deps: { models: Models; bulkQueue: Queue },
+  request: BulkRequest,
+): Promise<BulkDeactivation> {
+  const { models } = deps;
+  const now = new Date();
+  const [orgExists, actor] = await Promise.all([
+    models.organizations.exists({ _id: request.orgId }),
+    models.users.findOne({ _id: request.actorId, orgId: request.orgId }).lean(),
+  ]);
+  if (!orgExists) throw new AppError('not_found', `Unknown organization ${request.orgId}`);
+  // The actor's own standing is checked once, up front; rules about each user come per user.
+  assertActorMayActOn(actor, { _id: '', kind: 'customer', role: 'member' });
+
+  const bulk = newBulk(
+    {
+      orgId: request.orgId,
+      actorId: request.actorId,
+      source: 'bulk',
+      sweepId: null,
+      reason: request.reason ?? null,
+      allowReactivationOnPurchase: request.allowReactivationOnPurchase ?? false,
+      dryRun: request.dryRun,
+      filter: request.filter ?? null,
+      createdAt: now,
+    },
+    'pending',
+  );
+  const selection = new SelectionWriter(models, bulk._id);
+  if (request.userIds) {
+    await selection.add(new Set(request.userIds));
+  } else if (request.filter) {
+    const criteria: DormancyCriteria =
+      request.filter.activity === 'never_logged_in'
+        ? { inactiveDays: null, neverLoggedInDays: request.filter.inactiveDays }
+        : { inactiveDays: request.filter.inactiveDays, neverLoggedInDays: null };
+    for await (const page of selectDormantUsers(models, request.orgId, criteria, now)) {
+      await selection.add(page.map((user) => user._id));
+    }
+  }
+  await selection.flush();
+  bulk.matched = selection.count;
+  await models.bulkDeactivations.create(bulk);
+  await enqueueBulk(deps.bulkQueue, bulk);
+  return bulk;
+}

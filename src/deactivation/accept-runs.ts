@@ -1,0 +1,159 @@
+import type { FlowProducer } from 'bullmq';
+import type { Models } from '../models/create-models';
+import type { Deactivation, RunSource } from '../models/deactivation.model';
+import { enqueueRuns } from '../queues/deactivation-flow';
+import type { Assessment } from './assess-deactivation';
+import { newRun } from './request-deactivation';
+
+/** The options every run of one batch shares. */
+export interface BatchRunOptions {
+  orgId: string;
+  actorId: string;
+  source: RunSource;
+  reason: string | null;
+  bulkId: string;
+}
+
+/** Per user: the run (new, or this batch's own from an earlier attempt), or why it was skipped. */
+export type AcceptOutcome = { ok: true; run: Deactivation } | { ok: false; reason: string };
+
+interface WriteErrorLike {
+  index: number;
+  code?: number;
+}
+
+async function insertRuns(models: Models, runs: Deactivation[]): Promise<Set<number>> {
+  if (runs.length === 0) return new Set();
+  try {
+    await models.deactivations.collection.insertMany(runs as never[], { ordered: false });
+    return new Set();
+  } catch (error) {
+    const writeErrors = (error as { writeErrors?: WriteErrorLike[] | WriteErrorLike }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
+    return new Set(list.map((e) => e.index));
+  }
+}
+
+/**
+ * Accepts a batch of assessed users the way a single request does, with a fixed number of
+ * round trips: insert the runs (the unique claim lets one run per user through), switch the
+ * users to `inactive`, keep at least one active admin, then add every flow in one call.
+ *
+ * Safe to repeat after a crash: a claim already held by a run of the same batch is that run,
+ * carried on rather than duplicated.
+ */
+export async function acceptRuns(
+  deps: { models: Models; flows: FlowProducer },
+  options: BatchRunOptions,
+  assessments: Assessment[],
+  now: Date,
+): Promise<Map<string, AcceptOutcome>> {
+  const { models } = deps;
+  const outcomes = new Map<string, AcceptOutcome>();
+  const candidates = assessments.map(({ user, plan }) => ({
+    user,
+    run: {
+      ...newRun({ ...options, userId: user._id }, user, plan, now),
+      bulkId: options.bulkId,
+    } satisfies Deactivation,
+  }));
+
+  const conflicts = await insertRuns(
+    models,
+    candidates.map((candidate) => candidate.run),
+  );
+  const conflicting = candidates.filter((_, index) => conflicts.has(index));
+  const existing = conflicting.length
+    ? await models.deactivations
+        .find({ claim: { $in: conflicting.map((c) => c.run.claim) } })
+        .lean()
+    : [];
+  const byClaim = new Map(existing.map((run) => [run.claim, run]));
+  const runs: { user: Assessment['user']; run: Deactivation; fresh: boolean }[] = [];
+  candidates.forEach((candidate, index) => {
+    if (!conflicts.has(index)) {
+      runs.push({ ...candidate, fresh: true });
+      return;
+    }
+    const earlier = byClaim.get(candidate.run.claim);
+    if (earlier?.bulkId === options.bulkId)
+      runs.push({ user: candidate.user, run: earlier, fresh: false });
+    else outcomes.set(candidate.user._id, { ok: false, reason: 'already_inactive' });
+  });
+
+  if (runs.length > 0) {
+    await models.users.bulkWrite(
+      runs.map(({ user, run }) => ({
+        updateOne: {
+          filter: { _id: user._id, orgId: options.orgId, status: 'active' },
+          update: {
+            $set: {
+              status: 'inactive',
+              deactivatedAt: now,
+              deactivatedBy: options.actorId,
+              deactivationId: run._id,
+              allowReactivationOnPurchase: run.plan.allowReactivationOnPurchase,
+            },
+          },
+        },
+      })),
+      { ordered: false },
+    );
+  }
+  // Read back who is now inactive under which run: bulkWrite does not say per operation.
+  const flipped = runs.length
+    ? await models.users
+        .find(
+          { _id: { $in: runs.map((r) => r.user._id) }, orgId: options.orgId },
+          { _id: 1, deactivationId: 1, status: 1 },
+        )
+        .lean()
+    : [];
+  const flippedTo = new Map(
+    flipped.map((user) => [user._id, user.status === 'inactive' ? user.deactivationId : null]),
+  );
+  const accepted = runs.filter(({ user, run }) => flippedTo.get(user._id) === run._id);
+  const lost = runs.filter(({ user, run }) => flippedTo.get(user._id) !== run._id);
+  if (lost.length > 0) {
+    await models.deactivations.deleteMany({
+      _id: { $in: lost.map((r) => r.run._id) },
+      status: 'pending',
+    });
+    for (const { user } of lost) outcomes.set(user._id, { ok: false, reason: 'already_inactive' });
+  }
+
+  const admins = accepted.filter(({ user }) => user.kind === 'employee' && user.role === 'admin');
+  if (admins.length > 0) {
+    // Several admins of one batch each passed the count on their own; give back as many as it
+    // takes to leave one active admin.
+    let active = await models.users.countDocuments({
+      orgId: options.orgId,
+      kind: 'employee',
+      role: 'admin',
+      status: 'active',
+    });
+    while (active === 0 && admins.length > 0) {
+      const restored = admins.pop();
+      if (!restored) break;
+      await models.users.updateOne(
+        { _id: restored.user._id, deactivationId: restored.run._id },
+        {
+          $set: { status: 'active' },
+          $unset: { deactivatedAt: 1, deactivatedBy: 1, deactivationId: 1 },
+        },
+      );
+      await models.deactivations.deleteOne({ _id: restored.run._id, status: 'pending' });
+      accepted.splice(accepted.indexOf(restored), 1);
+      outcomes.set(restored.user._id, { ok: false, reason: 'last_admin' });
+      active += 1;
+    }
+  }
+
+  await enqueueRuns(
+    deps.flows,
+    accepted.map((entry) => entry.run),
+  );
+  for (const { user, run } of accepted) outcomes.set(user._id, { ok: true, run });
+  return outcomes;
+}

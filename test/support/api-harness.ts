@@ -1,0 +1,58 @@
+import type { FlowProducer } from 'bullmq';
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import { createApp } from '../../src/api/app';
+import type { AppConfig } from '../../src/config/config';
+import { createRedisConnection } from '../../src/infra/redis-connection';
+import { createLogger } from '../../src/logging/logger';
+import type { Models } from '../../src/models/create-models';
+import { createProducers, type Producers } from '../../src/queues/producers';
+import { deletePrefix, openTestRedis, openTestStore, testConfig, type TestStore } from './test-env';
+
+/** The real app of one test file, on its own database and queue prefix. No workers run. */
+export interface ApiHarness {
+  app: Express;
+  store: TestStore;
+  models: Models;
+  /** The app's producer connection (fails fast; use `openTestRedis()` for assertions). */
+  redis: Redis;
+  flows: FlowProducer;
+  producers: Producers;
+  config: AppConfig;
+  /** Closes the producer and Redis, deletes the queue prefix's keys, drops the database. */
+  close: () => Promise<void>;
+}
+
+/** Builds the app exactly as the composition root does, from `testConfig(overrides)`. */
+export async function openApiHarness(
+  tag: string,
+  overrides: Record<string, string> = {},
+): Promise<ApiHarness> {
+  const config = testConfig(overrides);
+  const store = await openTestStore(tag);
+  const redis = createRedisConnection(config.redisUrl, 'producer');
+  const producers = createProducers(redis, config.queuePrefix);
+  const { flows } = producers;
+  const logger = createLogger({ logLevel: 'silent' });
+  const app = createApp({ mongo: store.mongo, models: store.models, redis, logger, ...producers });
+  return {
+    app,
+    store,
+    models: store.models,
+    redis,
+    flows,
+    producers,
+    config,
+    close: async () => {
+      await producers.close();
+      redis.disconnect();
+      const cleaner = openTestRedis();
+      try {
+        await deletePrefix(cleaner, config.queuePrefix);
+      } finally {
+        await cleaner.quit();
+      }
+      await store.close();
+    },
+  };
+}
