@@ -21,6 +21,9 @@ export interface BulkRequest {
 
 const itemBatch = 1_000;
 
+/** How many users one round of the bulk job checks and accepts together. */
+export const bulkBatchSize = 200;
+
 /** Records a bulk's selection as items, in selection order, a batch at a time. */
 export class SelectionWriter {
   private seq = 0;
@@ -41,6 +44,7 @@ export class SelectionWriter {
         _id: `${this.bulkId}/${String(this.seq).padStart(8, '0')}`,
         bulkId: this.bulkId,
         seq: this.seq,
+        batch: Math.floor(this.seq / bulkBatchSize),
         userId,
         status: 'pending',
         reason: null,

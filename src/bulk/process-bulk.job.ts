@@ -1,11 +1,15 @@
 import type { FlowProducer, Job } from 'bullmq';
 import { acceptRuns } from '../deactivation/accept-runs';
+import { bulkBatchSize } from './accept-bulk';
+
+export { bulkBatchSize };
 import { assessDeactivations, type Assessment } from '../deactivation/assess-deactivation';
 import { skipReason } from '../domain/refusal-reason';
 import { AppError } from '../errors/app-error';
 import type { Logger } from '../logging/logger';
 import type { BulkItem } from '../models/bulk-item.model';
 import type { Models } from '../models/create-models';
+import { mapLimit } from '../infra/map-limit';
 import type { BulkJobData } from '../queues/bulk-queue';
 import { enqueueRuns } from '../queues/deactivation-flow';
 
@@ -15,9 +19,6 @@ export interface BulkJobDeps {
   flows: FlowProducer;
   logger: Logger;
 }
-
-/** How many users one round of the bulk job checks and accepts together. */
-export const bulkBatchSize = 200;
 
 type ItemUpdate = Pick<BulkItem, 'status' | 'reason' | 'runId'>;
 
@@ -78,13 +79,12 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
     { $set: { status: 'running', startedAt: bulk.startedAt ?? new Date() } },
   );
 
-  for (;;) {
-    const items = await models.bulkItems
-      .find({ bulkId, status: 'pending' })
-      .sort({ seq: 1 })
-      .limit(bulkBatchSize)
-      .lean();
-    if (items.length === 0) break;
+  const batches = Math.ceil(bulk.matched / bulkBatchSize);
+  for (let batch = 0; batch < batches; batch += 1) {
+    const items = (await models.bulkItems.find({ bulkId, batch }).lean())
+      .filter((item) => item.status === 'pending')
+      .sort((x, y) => x.seq - y.seq);
+    if (items.length === 0) continue;
     const now = new Date();
     const outcomes = await assessDeactivations(
       models,
@@ -99,12 +99,20 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
     );
     // A user refused as "already inactive" may be ours: an earlier attempt of this job created
     // the run and stopped before recording it.
+    const maybeOurs = items.filter((item) => {
+      const outcome = outcomes.get(item.userId);
+      return (
+        outcome !== undefined &&
+        !outcome.ok &&
+        skipReason(outcome.error.code) === 'already_inactive'
+      );
+    });
     const ours = new Map(
       (
-        await models.deactivations
-          .find({ bulkId, userId: { $in: items.map((item) => item.userId) } })
-          .lean()
-      ).map((run) => [run.userId, run]),
+        await mapLimit(maybeOurs, 16, (item) =>
+          models.deactivations.findOne({ bulkId, userId: item.userId }).lean(),
+        )
+      ).flatMap((run) => (run ? [[run.userId, run] as const] : [])),
     );
     const updates = new Map<string, ItemUpdate>();
     const toAccept: Assessment[] = [];
@@ -154,11 +162,11 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
         );
       }
     }
-    await models.bulkItems.bulkWrite(
-      [...updates].map(([id, update]) => ({
-        updateOne: { filter: { _id: id }, update: { $set: update } },
-      })),
-      { ordered: false },
+    // One update per item, a few at a time: FerretDB v1 holds a PostgreSQL connection per
+    // statement of an update command until the whole command ends, so one bulkWrite of 200
+    // updates can take the store's whole pool (seen here: a deadlock).
+    await mapLimit([...updates], 8, ([id, update]) =>
+      models.bulkItems.updateOne({ _id: id }, { $set: update }),
     );
     // Counters move by this batch's outcomes (one writer: this job); the exact totals are
     // recounted from the items at the end, so a crash between here and there costs nothing.

@@ -17,8 +17,8 @@ export interface DormancyCriteria {
 export type SelectedUser = Pick<User, '_id' | 'role' | 'kind'>;
 
 /**
- * Pages through an organization's active users that match `criteria`, by `_id` cursor, never
- * loading them all: memory stays flat however many users match.
+ * Pages through an organization's active users that match `criteria` with one database cursor,
+ * never loading them all: memory stays flat however many users match.
  */
 export async function* selectDormantUsers(
   models: Models,
@@ -45,18 +45,20 @@ export async function* selectDormantUsers(
   if (branches.length === 1) Object.assign(base, branches[0]);
   else base.$or = branches;
 
-  let after: string | null = null;
-  for (;;) {
-    const filter: QueryFilter<User> =
-      after === null ? base : { $and: [base, { _id: { $gt: after } }] };
-    const page: SelectedUser[] = await models.users
-      .find(filter, { _id: 1, role: 1, kind: 1 })
-      .sort({ _id: 1 })
-      .limit(pageSize)
-      .lean();
-    if (page.length === 0) return;
-    yield page;
-    if (page.length < pageSize) return;
-    after = page[page.length - 1]?._id ?? null;
+  // One cursor streamed in batches: the store scans once, and memory holds one page at a time
+  // (a query per page would rescan from the start on FerretDB, which cannot seek by `_id`).
+  const cursor = models.users
+    .find(base, { _id: 1, role: 1, kind: 1 })
+    .sort({ _id: 1 })
+    .lean()
+    .cursor({ batchSize: pageSize });
+  let page: SelectedUser[] = [];
+  for await (const user of cursor) {
+    page.push(user);
+    if (page.length === pageSize) {
+      yield page;
+      page = [];
+    }
   }
+  if (page.length > 0) yield page;
 }

@@ -1,4 +1,5 @@
 import type { FlowProducer } from 'bullmq';
+import { mapLimit } from '../infra/map-limit';
 import type { Models } from '../models/create-models';
 import type { Deactivation, RunSource } from '../models/deactivation.model';
 import { enqueueRuns } from '../queues/deactivation-flow';
@@ -64,12 +65,11 @@ export async function acceptRuns(
     candidates.map((candidate) => candidate.run),
   );
   const conflicting = candidates.filter((_, index) => conflicts.has(index));
-  const existing = conflicting.length
-    ? await models.deactivations
-        .find({ claim: { $in: conflicting.map((c) => c.run.claim) } })
-        .lean()
-    : [];
-  const byClaim = new Map(existing.map((run) => [run.claim, run]));
+  // Lookups by equality, not `$in`: FerretDB v1 pushes only equality down (see mapLimit).
+  const existing = await mapLimit(conflicting, 8, (c) =>
+    models.deactivations.findOne({ claim: c.run.claim }).lean(),
+  );
+  const byClaim = new Map(existing.flatMap((run) => (run ? [[run.claim, run] as const] : [])));
   const runs: { user: Assessment['user']; run: Deactivation; fresh: boolean }[] = [];
   candidates.forEach((candidate, index) => {
     if (!conflicts.has(index)) {
@@ -82,44 +82,35 @@ export async function acceptRuns(
     else outcomes.set(candidate.user._id, { ok: false, reason: 'already_inactive' });
   });
 
-  if (runs.length > 0) {
-    await models.users.bulkWrite(
-      runs.map(({ user, run }) => ({
-        updateOne: {
-          filter: { _id: user._id, orgId: options.orgId, status: 'active' },
-          update: {
-            $set: {
-              status: 'inactive',
-              deactivatedAt: now,
-              deactivatedBy: options.actorId,
-              deactivationId: run._id,
-              allowReactivationOnPurchase: run.plan.allowReactivationOnPurchase,
-            },
-          },
+  // One update per user, a few at a time, never one bulkWrite: FerretDB v1 holds a PostgreSQL
+  // connection per statement of an update command until the command ends (see process-bulk).
+  const flipped = await mapLimit(runs, 8, async ({ user, run }) => {
+    const result = await models.users.updateOne(
+      { _id: user._id, orgId: options.orgId, status: 'active' },
+      {
+        $set: {
+          status: 'inactive',
+          deactivatedAt: now,
+          deactivatedBy: options.actorId,
+          deactivationId: run._id,
+          allowReactivationOnPurchase: run.plan.allowReactivationOnPurchase,
         },
-      })),
-      { ordered: false },
+      },
     );
-  }
-  // Read back who is now inactive under which run: bulkWrite does not say per operation.
-  const flipped = runs.length
-    ? await models.users
-        .find(
-          { _id: { $in: runs.map((r) => r.user._id) }, orgId: options.orgId },
-          { _id: 1, deactivationId: 1, status: 1 },
-        )
-        .lean()
-    : [];
-  const flippedTo = new Map(
-    flipped.map((user) => [user._id, user.status === 'inactive' ? user.deactivationId : null]),
-  );
+    if (result.matchedCount === 1) return run._id;
+    // Not active any more: inactive under this very run (an earlier attempt), or someone else's.
+    const current = await models.users
+      .findOne({ _id: user._id, orgId: options.orgId }, { deactivationId: 1, status: 1 })
+      .lean();
+    return current?.status === 'inactive' ? (current.deactivationId ?? null) : null;
+  });
+  const flippedTo = new Map(runs.map(({ user }, index) => [user._id, flipped[index] ?? null]));
   const accepted = runs.filter(({ user, run }) => flippedTo.get(user._id) === run._id);
   const lost = runs.filter(({ user, run }) => flippedTo.get(user._id) !== run._id);
   if (lost.length > 0) {
-    await models.deactivations.deleteMany({
-      _id: { $in: lost.map((r) => r.run._id) },
-      status: 'pending',
-    });
+    await mapLimit(lost, 8, (r) =>
+      models.deactivations.deleteOne({ _id: r.run._id, status: 'pending' }),
+    );
     for (const { user } of lost) outcomes.set(user._id, { ok: false, reason: 'already_inactive' });
   }
 

@@ -4,6 +4,7 @@ import { hashEmail } from '../domain/email';
 import { chooseTransferTarget, type TeamForTransfer } from '../domain/transfer-target';
 import { AppError } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
+import { mapLimit } from '../infra/map-limit';
 import type { Models } from '../models/create-models';
 import type { DeactivationPlan, RunSource } from '../models/deactivation.model';
 import { cancellableSubscriptionStatuses } from '../models/subscription.model';
@@ -54,23 +55,23 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   return groups;
 }
 
-async function countByUser(
-  model: Models['tokens'] | Models['subscriptions'] | Models['opportunities'],
-  match: Record<string, unknown>,
-  field: 'userId' | 'ownerId',
+/** Per-key queries in flight at once: below the store connection pool (MONGO_MAX_POOL_SIZE). */
+const lookupConcurrency = 8;
+
+async function countEach(
+  keys: string[],
+  count: (key: string) => Promise<number>,
 ): Promise<Map<string, number>> {
-  const rows = await (model as Models['tokens']).aggregate<{ _id: string; n: number }>([
-    { $match: match },
-    { $group: { _id: `$${field}`, n: { $sum: 1 } } },
-  ]);
-  return new Map(rows.map((row) => [row._id, row.n]));
+  const counts = await mapLimit(keys, lookupConcurrency, count);
+  return new Map(keys.map((key, index) => [key, counts[index] ?? 0]));
 }
 
 /**
- * Applies the rules of DESIGN.md §1 to a batch of users and computes each accepted user's plan,
- * with a fixed number of queries per batch (not per user): bulk deactivations and sweeps go
- * through the very checks of a single request without a round trip per rule per user. Reads
- * only.
+ * Applies the rules of DESIGN.md §1 to a batch of users and computes each accepted user's plan:
+ * bulk deactivations and sweeps go through the very checks of a single request. Facts shared by
+ * the batch (organization, actor, admins, teams) are read once; per-user facts are read by
+ * equality on an indexed key, several at a time, because FerretDB v1 turns `$in` into a scan of
+ * the whole collection. Reads only.
  */
 export async function assessDeactivations(
   models: Models,
@@ -81,7 +82,9 @@ export async function assessDeactivations(
   const userIds = [...new Set(request.userIds)];
   const [orgExists, users, actor] = await Promise.all([
     models.organizations.exists({ _id: orgId }),
-    models.users.find({ _id: { $in: userIds }, orgId }).lean(),
+    mapLimit(userIds, lookupConcurrency, (_id) => models.users.findOne({ _id, orgId }).lean()).then(
+      (found) => found.filter((user) => user !== null),
+    ),
     request.systemActor ? null : models.users.findOne({ _id: actorId, orgId }).lean(),
   ]);
   if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
@@ -100,14 +103,11 @@ export async function assessDeactivations(
     anyAdmin
       ? models.users.countDocuments({ orgId, kind: 'employee', role: 'admin', status: 'active' })
       : 0,
-    inactive.length > 0
-      ? models.deactivations
-          .find(
-            { orgId, userId: { $in: inactive }, status: { $in: ['pending', 'running'] } },
-            { _id: 1, userId: 1 },
-          )
-          .lean()
-      : [],
+    mapLimit(inactive, lookupConcurrency, (userId) =>
+      models.deactivations
+        .findOne({ orgId, userId, status: { $in: ['pending', 'running'] } }, { _id: 1, userId: 1 })
+        .lean(),
+    ).then((found) => found.filter((run) => run !== null)),
     employees.length > 0
       ? models.teams
           .find({ orgId, memberIds: { $in: employees } }, { ...teamFields, memberIds: 1 })
@@ -171,33 +171,25 @@ export async function assessDeactivations(
   );
 
   const [activeLeaders, tokens, subscriptions, opportunities, blocked] = await Promise.all([
-    leaderIds.size > 0
-      ? models.users
-          .find({ _id: { $in: [...leaderIds] }, orgId, status: 'active' }, { _id: 1 })
-          .lean()
-      : [],
-    countByUser(
-      models.tokens,
-      { orgId, userId: { $in: acceptedIds }, revokedAt: null, issuedAt: { $lte: now } },
-      'userId',
+    mapLimit([...leaderIds], lookupConcurrency, (_id) =>
+      models.users.findOne({ _id, orgId, status: 'active' }, { _id: 1 }).lean(),
+    ).then((found) => found.filter((leader) => leader !== null)),
+    countEach(acceptedIds, (userId) =>
+      models.tokens.countDocuments({ userId, orgId, revokedAt: null, issuedAt: { $lte: now } }),
     ),
-    countByUser(
-      models.subscriptions,
-      { orgId, userId: { $in: acceptedIds }, status: { $in: cancellableSubscriptionStatuses } },
-      'userId',
+    countEach(acceptedIds, (userId) =>
+      models.subscriptions.countDocuments({
+        userId,
+        orgId,
+        status: { $in: cancellableSubscriptionStatuses },
+      }),
     ),
-    acceptedEmployees.length > 0
-      ? countByUser(
-          models.opportunities,
-          { orgId, ownerId: { $in: acceptedEmployees }, status: 'open' },
-          'ownerId',
-        )
-      : new Map<string, number>(),
-    hashes.size > 0
-      ? models.blocklist
-          .find({ orgId, emailHash: { $in: [...hashes.values()] } }, { emailHash: 1 })
-          .lean()
-      : [],
+    countEach(acceptedEmployees, (ownerId) =>
+      models.opportunities.countDocuments({ ownerId, orgId, status: 'open' }),
+    ),
+    mapLimit([...hashes.values()], lookupConcurrency, (emailHash) =>
+      models.blocklist.findOne({ orgId, emailHash }, { emailHash: 1 }).lean(),
+    ).then((found) => found.filter((entry) => entry !== null)),
   ]);
   const activeLeaderIds = new Set(activeLeaders.map((leader) => leader._id));
   const blockedHashes = new Set(blocked.map((entry) => entry.emailHash));

@@ -56,18 +56,15 @@ export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Pro
         ]
       : []),
   ];
-  await models.auditEvents.bulkWrite(
-    events.map((event) => ({
-      updateOne: {
-        filter: { _id: `${runId}.${event.type}` },
-        update: {
-          $setOnInsert: { orgId: run.orgId, subjectId: run.userId, at: now, ...event },
-        },
-        upsert: true,
-      },
-    })),
-    { ordered: false },
-  );
+  // One upsert at a time rather than a bulkWrite: FerretDB v1 holds a connection per statement
+  // of an update command until the command ends.
+  for (const event of events) {
+    await models.auditEvents.updateOne(
+      { _id: `${runId}.${event.type}` },
+      { $setOnInsert: { orgId: run.orgId, subjectId: run.userId, at: now, ...event } },
+      { upsert: true },
+    );
+  }
   await models.deactivations.updateOne(
     { _id: runId, status: { $ne: 'completed' } },
     { $set: { status: 'completed', completedAt: now } },

@@ -1,6 +1,7 @@
 import type { FlowProducer, Queue } from 'bullmq';
 import type { Logger } from '../../logging/logger';
 import type { Models } from '../../models/create-models';
+import type { Deactivation } from '../../models/deactivation.model';
 import { enqueueRun } from '../../queues/deactivation-flow';
 import { runJobId } from '../../queues/job-ids';
 
@@ -37,13 +38,18 @@ export async function reconcileRuns(
   let checked = 0;
   let requeued = 0;
   let abandoned = 0;
-  const cursor = models.deactivations
-    .find({ status: { $in: ['pending', 'running'] }, createdAt: { $lt: cutoff } })
-    .sort({ createdAt: 1, _id: 1 })
-    .limit(options.batch ?? 1_000)
-    .lean()
-    .cursor();
-  for await (const run of cursor) {
+  // One equality query per status: FerretDB v1 pushes equality down, `$in` would scan every run.
+  const unfinished = async function* (): AsyncGenerator<Deactivation> {
+    for (const status of ['pending', 'running'] as const) {
+      yield* models.deactivations
+        .find({ status, createdAt: { $lt: cutoff } })
+        .sort({ createdAt: 1, _id: 1 })
+        .limit(options.batch ?? 1_000)
+        .lean()
+        .cursor();
+    }
+  };
+  for await (const run of unfinished()) {
     checked += 1;
     const job = await runsQueue.getJob(runJobId(run._id));
     if (job && liveStates.has(await job.getState())) continue;

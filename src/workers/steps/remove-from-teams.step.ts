@@ -11,9 +11,10 @@ export const removeFromTeams: Step<{ teams: number }> = async (input, { models }
       { $pull: { memberIds: input.userId } },
     );
   }
-  const teams = await models.teams.countDocuments({
-    _id: { $in: input.plan.teamIds },
-    memberIds: { $ne: input.userId },
-  });
+  // One equality lookup per planned team (a handful): `$in` would scan every team on FerretDB.
+  const stillMember = await Promise.all(
+    input.plan.teamIds.map((_id) => models.teams.exists({ _id, memberIds: input.userId })),
+  );
+  const teams = stillMember.filter((found) => found === null).length;
   return { teams };
 };
