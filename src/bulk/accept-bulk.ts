@@ -59,7 +59,15 @@ export class SelectionWriter {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    await this.models.bulkItems.collection.insertMany(batch as never[], { ordered: false });
+    try {
+      await this.models.bulkItems.collection.insertMany(batch as never[], { ordered: false });
+    } catch (error) {
+      // A resumed selection (a sweep retried after a crash) writes the same ids again.
+      const writeErrors = (error as { writeErrors?: { code?: number }[] | { code?: number } })
+        .writeErrors;
+      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
+    }
   }
 }
 
@@ -80,9 +88,10 @@ export function newBulk(
     | '_id'
   >,
   status: BulkStatus,
+  id: string = ulid(),
 ): BulkDeactivation {
   return {
-    _id: ulid(),
+    _id: id,
     ...input,
     status,
     matched: 0,

@@ -34,8 +34,11 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
   const policy = org?.sweepPolicy;
   if (!policy?.enabled) return { orgId, swept: false, reason: 'no enabled sweep policy' };
 
-  const now = new Date();
+  let now = new Date();
   const sweepId = `${orgId}-${(job.id ?? String(job.timestamp)).replace(/[^A-Za-z0-9_-]/g, '-')}`;
+  // The bulk's id derives from the sweep's, so an attempt that resumes after a crash writes
+  // the very same documents instead of new ones.
+  const bulkId = `sweep-${sweepId}`;
   try {
     await models.sweeps.collection.insertOne({
       _id: sweepId,
@@ -56,9 +59,18 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
       error: null,
     } as never);
   } catch (error) {
-    if ((error as { code?: number }).code === 11000)
+    if ((error as { code?: number }).code !== 11000) throw error;
+    const existing = await models.sweeps.findById(sweepId).lean();
+    if (existing?.status !== 'running')
       return { orgId, sweepId, swept: false, reason: 'already swept' };
-    throw error;
+    // An earlier attempt of this fire stopped part-way: finish it, as of when it started.
+    now = existing.startedAt;
+    const bulk =
+      existing.bulkId === null ? null : await models.bulkDeactivations.findById(bulkId).lean();
+    if (bulk) {
+      if (bulk.status === 'pending') await enqueueBulk(bulkQueue, bulk);
+      return { orgId, sweepId, resumed: true };
+    }
   }
 
   const bulk = newBulk(
@@ -74,6 +86,7 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
       createdAt: now,
     },
     'pending',
+    bulkId,
   );
   const exempt = new Set<string>(policy.exemptRoles);
   const leaders = new Set(
@@ -119,7 +132,11 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
   const held = selection.count > policy.maxPerRun;
   bulk.matched = selection.count;
   bulk.status = held ? 'held' : 'pending';
-  await models.bulkDeactivations.create(bulk);
+  try {
+    await models.bulkDeactivations.collection.insertOne(bulk as never);
+  } catch (error) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+  }
   await models.sweeps.updateOne(
     { _id: sweepId },
     {

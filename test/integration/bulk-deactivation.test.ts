@@ -1,0 +1,544 @@
+import { createApiKey } from '../../src/auth/api-key-repository';
+import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
+import { newRun } from '../../src/deactivation/request-deactivation';
+import type { User } from '../../src/models/user.model';
+import { openApiHarness, type ApiHarness } from '../support/api-harness';
+import {
+  expectError,
+  issuePaths,
+  jsonClient,
+  listen,
+  runCounts,
+  waitForBulkRuns,
+  type JsonClient,
+} from '../support/bulk-fixtures';
+import {
+  daysAgo,
+  insertFixtures,
+  newId,
+  orgFixture,
+  teamFixture,
+  userFixture,
+} from '../support/factories';
+import { startTestWorkers } from '../support/run-helpers';
+import { eventually } from '../support/service-process';
+
+// POST/GET /v1/orgs/:orgId/bulk-deactivations (DESIGN.md §1, §3): the selection is frozen when
+// accepted, every user gets a single deactivation's checks when their turn comes, refusals are
+// recorded per user and never fail the bulk.
+
+let h: ApiHarness;
+let stopServer: () => Promise<void>;
+let client: JsonClient;
+let writeKey: string;
+let readKey: string;
+let workers: { close: () => Promise<void> } | null = null;
+
+beforeAll(async () => {
+  h = await openApiHarness('bulk');
+  const listening = await listen(h);
+  stopServer = listening.close;
+  client = jsonClient(listening.server, () => writeKey);
+  writeKey = (
+    await createApiKey(h.models, { name: 'writer', scopes: ['read', 'write'], orgIds: ['*'] })
+  ).key;
+  readKey = (await createApiKey(h.models, { name: 'reader', scopes: ['read'], orgIds: ['*'] })).key;
+});
+
+afterAll(async () => {
+  await workers?.close();
+  await stopServer();
+  await h.close();
+}, 30_000);
+
+/** Starts the workers on the harness's queue prefix (once; later tests keep them). */
+async function ensureWorkers(): Promise<void> {
+  workers ??= await startTestWorkers(h.store, { QUEUE_PREFIX: h.config.queuePrefix });
+}
+
+const bulkPath = (orgId: string): string => `/v1/orgs/${orgId}/bulk-deactivations`;
+
+interface BulkBody {
+  id: string;
+  status: string;
+  matched: number;
+  processed: number;
+  enqueued: number;
+  planned: number;
+  completedRuns: number;
+  failedRuns: number;
+  skipped: number;
+  skippedByReason: Record<string, number>;
+  dryRun: boolean;
+  actorId: string;
+  source: string;
+}
+
+/** An organization with two active admins and a manager, plus `extra` users. */
+async function seedOrg(extra: (orgId: string) => User[] = () => []): Promise<{
+  orgId: string;
+  admin: User;
+  admin2: User;
+  manager: User;
+  users: User[];
+}> {
+  const org = orgFixture();
+  const admin = userFixture(org._id, { role: 'admin' });
+  const admin2 = userFixture(org._id, { role: 'admin' });
+  const manager = userFixture(org._id, { role: 'manager' });
+  const users = extra(org._id);
+  await insertFixtures(h.models, {
+    organizations: [org],
+    users: [admin, admin2, manager, ...users],
+  });
+  return { orgId: org._id, admin, admin2, manager, users };
+}
+
+/** Posts a bulk; asserts 202 and the Location header; returns the body. */
+async function acceptBulk(orgId: string, body: Record<string, unknown>): Promise<BulkBody> {
+  const res = await client.post(bulkPath(orgId), body);
+  expect({ status: res.status, body: res.body as unknown }).toMatchObject({ status: 202 });
+  const bulk = res.body as BulkBody;
+  expect(res.headers.location).toBe(`${bulkPath(orgId)}/${bulk.id}`);
+  return bulk;
+}
+
+/** Polls the API until the bulk is completed and all its runs are too; returns the report. */
+async function waitForBulkReport(orgId: string, bulkId: string): Promise<BulkBody> {
+  let last: BulkBody | null = null;
+  try {
+    await eventually(
+      async () => {
+        const res = await client.get(`${bulkPath(orgId)}/${bulkId}`, readKey);
+        expect(res.status).toBe(200);
+        last = res.body as BulkBody;
+        return last.status === 'completed' && last.completedRuns === last.enqueued;
+      },
+      45_000,
+      `bulk ${bulkId} to complete`,
+    );
+  } catch (error) {
+    throw new Error(`${String(error)}; last report ${JSON.stringify(last)}`, { cause: error });
+  }
+  return last!;
+}
+
+async function statusOf(userId: string): Promise<User | null> {
+  return h.models.users.findById(userId).lean();
+}
+
+describe('bulk deactivation: acceptance checks', () => {
+  it('refuses both userIds and filter, and neither, with 400', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [userFixture(org)]);
+    const both = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      userIds: [users[0]!._id],
+      filter: { activity: 'inactive', inactiveDays: 30 },
+    });
+    expectError(both, 400, 'validation_failed');
+    expect(issuePaths(both)).toContain('body.userIds');
+    const neither = await client.post(bulkPath(orgId), { actorId: admin._id });
+    expectError(neither, 400, 'validation_failed');
+    expect(issuePaths(neither)).toContain('body.userIds');
+    const badFilter = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      filter: { activity: 'inactive', inactiveDays: 0 },
+    });
+    expectError(badFilter, 400, 'validation_failed');
+    expect(issuePaths(badFilter)).toContain('body.filter.inactiveDays');
+    const unknownField = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      userIds: [users[0]!._id],
+      everyone: true,
+    });
+    expectError(unknownField, 400, 'validation_failed');
+    // Nothing was accepted.
+    expect(await h.models.bulkDeactivations.countDocuments({ orgId })).toBe(0);
+    expect((await statusOf(users[0]!._id))?.status).toBe('active');
+  });
+
+  it('accepts 10,000 ids and refuses 10,001 with 400', async () => {
+    const { orgId, admin } = await seedOrg();
+    // Short ids keep the body under the 100 kB limit.
+    const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `x${i}`);
+    const tooMany = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      userIds: ids(10_001),
+    });
+    expectError(tooMany, 400, 'validation_failed');
+    expect(issuePaths(tooMany)).toContain('body.userIds');
+    expect(await h.models.bulkDeactivations.countDocuments({ orgId })).toBe(0);
+
+    const bulk = await acceptBulk(orgId, { actorId: admin._id, userIds: ids(10_000) });
+    expect(bulk).toMatchObject({ status: 'pending', matched: 10_000, enqueued: 0, skipped: 0 });
+    expect(await h.models.bulkItems.countDocuments({ bulkId: bulk.id })).toBe(10_000);
+    // Queued; taken out again so the workers of later tests do not spend time on it.
+    const job = await h.producers.bulkQueue.getJob(`bulk-${bulk.id}`);
+    expect(job?.data).toEqual({ bulkId: bulk.id, orgId });
+    await job!.remove();
+  });
+
+  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown organization with 404', async () => {
+    const { orgId, users } = await seedOrg((org) => [
+      userFixture(org, { role: 'member' }),
+      userFixture(org, { role: 'admin', status: 'inactive' }),
+      userFixture(org, { role: 'admin', kind: 'customer' }),
+    ]);
+    const [member, inactiveAdmin, customerAdmin] = users;
+    const target = userFixture(orgId);
+    await insertFixtures(h.models, { users: [target] });
+    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id, 'usr_nobody']) {
+      const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
+      expectError(res, 403, 'actor_not_allowed');
+    }
+    const other = await seedOrg();
+    const foreignActor = await client.post(bulkPath(orgId), {
+      actorId: other.admin._id,
+      userIds: [target._id],
+    });
+    expectError(foreignActor, 403, 'actor_not_allowed');
+    expectError(
+      await client.post(bulkPath('org_does_not_exist'), {
+        actorId: other.admin._id,
+        userIds: [target._id],
+      }),
+      404,
+      'not_found',
+    );
+    expect(await h.models.bulkDeactivations.countDocuments({ orgId })).toBe(0);
+    expect((await statusOf(target._id))?.status).toBe('active');
+  });
+
+  it('needs the write scope to post and the read scope to read; unknown bulk is 404', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [userFixture(org)]);
+    expectError(
+      await client.post(bulkPath(orgId), { actorId: admin._id, userIds: [users[0]!._id] }, readKey),
+      403,
+      'forbidden',
+    );
+    expectError(
+      await client.get(`${bulkPath(orgId)}/01HZZZZZZZZZZZZZZZZZZZZZZZ`),
+      404,
+      'not_found',
+    );
+  });
+});
+
+describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () => {
+  // Accepted while no worker runs, so the data can change before the job starts.
+  let frozen: {
+    orgId: string;
+    bulkId: string;
+    actorId: string;
+    loggedInSince: User;
+    deactivatedSince: User;
+    untouched: User;
+    dormantSince: User;
+  };
+  let resumed: {
+    orgId: string;
+    bulkId: string;
+    halfDone: User;
+    halfDoneRunId: string;
+    other: User;
+  };
+
+  it('freezes a filter’s matches when accepted', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(60) }),
+      userFixture(org, { lastLoginAt: daysAgo(61), kind: 'customer' }),
+      userFixture(org, { lastLoginAt: daysAgo(400) }),
+      userFixture(org, { lastLoginAt: daysAgo(2) }),
+      userFixture(org, { lastLoginAt: daysAgo(29) }),
+    ]);
+    const [loggedInSince, deactivatedSince, untouched, dormantSince, borderline] = users;
+    const bulk = await acceptBulk(orgId, {
+      actorId: admin._id,
+      filter: { activity: 'inactive', inactiveDays: 30 },
+      reason: 'spring cleaning',
+      allowReactivationOnPurchase: true,
+    });
+    expect(bulk).toMatchObject({
+      status: 'pending',
+      matched: 3,
+      enqueued: 0,
+      dryRun: false,
+      actorId: admin._id,
+      source: 'bulk',
+    });
+    const items = await h.models.bulkItems.find({ bulkId: bulk.id }).lean();
+    expect(items.map((item) => item.userId).sort()).toEqual(
+      [loggedInSince!._id, deactivatedSince!._id, untouched!._id].sort(),
+    );
+    expect(items.map((item) => item.userId)).not.toContain(borderline!._id);
+
+    // Before the job runs: one logs in, one is deactivated on their own, one falls dormant.
+    await h.models.users.updateOne(
+      { _id: loggedInSince!._id },
+      { $set: { lastLoginAt: new Date() } },
+    );
+    const single = await client.post(`/v1/orgs/${orgId}/deactivations`, {
+      userId: deactivatedSince!._id,
+      actorId: admin._id,
+    });
+    expect(single.status).toBe(202);
+    await h.models.users.updateOne(
+      { _id: dormantSince!._id },
+      { $set: { lastLoginAt: daysAgo(90) } },
+    );
+    frozen = {
+      orgId,
+      bulkId: bulk.id,
+      actorId: admin._id,
+      loggedInSince: loggedInSince!,
+      deactivatedSince: deactivatedSince!,
+      untouched: untouched!,
+      dormantSince: dormantSince!,
+    };
+  });
+
+  it('prepares a bulk whose first attempt stopped after writing a run and before switching its user', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [userFixture(org), userFixture(org)]);
+    const [halfDone, other] = users;
+    const bulk = await acceptBulk(orgId, {
+      actorId: admin._id,
+      userIds: [halfDone!._id, other!._id],
+    });
+    // What acceptRuns had written when the worker died: the run with its claim and bulkId,
+    // the user not yet switched to inactive, no flow queued, the item still pending.
+    const now = new Date();
+    const request = { orgId, userId: halfDone!._id, actorId: admin._id, source: 'bulk' as const };
+    const { user, plan } = await assessDeactivation(h.models, request, now);
+    const run = { ...newRun(request, user, plan, now), bulkId: bulk.id };
+    await h.models.deactivations.collection.insertOne(run as never);
+    resumed = {
+      orgId,
+      bulkId: bulk.id,
+      halfDone: halfDone!,
+      halfDoneRunId: run._id,
+      other: other!,
+    };
+  });
+
+  it('deactivates the frozen selection once workers run: later logins do not matter, users no longer active are skipped', async () => {
+    await ensureWorkers();
+    const report = await waitForBulkReport(frozen.orgId, frozen.bulkId);
+    expect(report).toMatchObject({
+      status: 'completed',
+      matched: 3,
+      processed: 3,
+      enqueued: 2,
+      planned: 0,
+      completedRuns: 2,
+      failedRuns: 0,
+      skipped: 1,
+      skippedByReason: { already_inactive: 1 },
+    });
+
+    // Logged in after acceptance: still deactivated, by this bulk.
+    for (const user of [frozen.loggedInSince, frozen.untouched]) {
+      const stored = await statusOf(user._id);
+      expect(stored).toMatchObject({
+        status: 'inactive',
+        deactivatedBy: frozen.actorId,
+        allowReactivationOnPurchase: true,
+      });
+      const run = await h.models.deactivations.findById(stored?.deactivationId).lean();
+      expect(run).toMatchObject({
+        userId: user._id,
+        bulkId: frozen.bulkId,
+        source: 'bulk',
+        actorId: frozen.actorId,
+        reason: 'spring cleaning',
+        status: 'completed',
+      });
+      expect(run?.steps.find((step) => step.name === 'blocklist-email')?.status).toBe('skipped');
+    }
+    // Deactivated by its own request before its turn: skipped, that run untouched.
+    const skipped = await h.models.bulkItems
+      .findOne({ bulkId: frozen.bulkId, userId: frozen.deactivatedSince._id })
+      .lean();
+    expect(skipped).toMatchObject({ status: 'skipped', reason: 'already_inactive', runId: null });
+    const own = await h.models.deactivations.find({ userId: frozen.deactivatedSince._id }).lean();
+    expect(own).toHaveLength(1);
+    expect(own[0]?.bulkId ?? null).toBeNull();
+    // Fell dormant after acceptance: not in the selection, still active.
+    expect((await statusOf(frozen.dormantSince._id))?.status).toBe('active');
+    const counts = await runCounts(h.models, [
+      frozen.loggedInSince._id,
+      frozen.untouched._id,
+      frozen.deactivatedSince._id,
+      frozen.dormantSince._id,
+    ]);
+    expect(Object.fromEntries(counts)).toEqual({
+      [frozen.loggedInSince._id]: 1,
+      [frozen.untouched._id]: 1,
+      [frozen.deactivatedSince._id]: 1,
+    });
+  });
+
+  it('carries on a run its earlier attempt wrote: the user ends inactive under that run, with no second run', async () => {
+    const report = await waitForBulkReport(resumed.orgId, resumed.bulkId);
+    expect(report).toMatchObject({
+      status: 'completed',
+      matched: 2,
+      enqueued: 2,
+      skipped: 0,
+      completedRuns: 2,
+    });
+    const item = await h.models.bulkItems
+      .findOne({ bulkId: resumed.bulkId, userId: resumed.halfDone._id })
+      .lean();
+    expect(item).toMatchObject({ status: 'enqueued', runId: resumed.halfDoneRunId });
+    expect(Object.fromEntries(await runCounts(h.models, [resumed.halfDone._id]))).toEqual({
+      [resumed.halfDone._id]: 1,
+    });
+    expect((await h.models.deactivations.findById(resumed.halfDoneRunId).lean())?.status).toBe(
+      'completed',
+    );
+    // The run completed, so its user must be out: inactive, pointing at that run.
+    expect(await statusOf(resumed.halfDone._id)).toMatchObject({
+      status: 'inactive',
+      deactivationId: resumed.halfDoneRunId,
+    });
+    expect((await statusOf(resumed.other._id))?.status).toBe('inactive');
+  });
+
+  it('records every refusal per user and deactivates the rest', async () => {
+    await ensureWorkers();
+    const { orgId, admin, manager, users } = await seedOrg((org) => [
+      userFixture(org),
+      userFixture(org, { kind: 'customer' }),
+      userFixture(org),
+      userFixture(org, { status: 'inactive' }),
+    ]);
+    const [member, customer, leader, inactive] = users;
+    await insertFixtures(h.models, {
+      teams: [teamFixture(orgId, { leaderId: leader!._id, memberIds: [member!._id] })],
+    });
+    const unknownId = newId('usr');
+    const bulk = await acceptBulk(orgId, {
+      actorId: manager._id,
+      userIds: [
+        member!._id,
+        admin._id, // ranks higher than the manager
+        leader!._id, // leads a team
+        customer!._id,
+        manager._id, // the actor
+        inactive!._id,
+        unknownId,
+      ],
+    });
+    expect(bulk.matched).toBe(7);
+    const report = await waitForBulkReport(orgId, bulk.id);
+    expect(report).toMatchObject({
+      status: 'completed',
+      dryRun: false,
+      matched: 7,
+      processed: 7,
+      enqueued: 2,
+      completedRuns: 2,
+      failedRuns: 0,
+      skipped: 5,
+    });
+    expect(report.skippedByReason).toEqual({
+      higher_role: 1,
+      team_leader: 1,
+      self: 1,
+      already_inactive: 1,
+      not_found: 1,
+    });
+    const items = await h.models.bulkItems.find({ bulkId: bulk.id }).lean();
+    expect(
+      Object.fromEntries(items.map((item) => [item.userId, item.reason ?? item.status])),
+    ).toEqual({
+      [member!._id]: 'enqueued',
+      [customer!._id]: 'enqueued',
+      [admin._id]: 'higher_role',
+      [leader!._id]: 'team_leader',
+      [manager._id]: 'self',
+      [inactive!._id]: 'already_inactive',
+      [unknownId]: 'not_found',
+    });
+    for (const user of [member!, customer!]) {
+      const stored = await statusOf(user._id);
+      expect(stored).toMatchObject({ status: 'inactive', deactivatedBy: manager._id });
+      const runs = await h.models.deactivations.find({ userId: user._id }).lean();
+      expect(runs.map((run) => [run._id, run.source, run.actorId, run.bulkId])).toEqual([
+        [stored?.deactivationId, 'bulk', manager._id, bulk.id],
+      ]);
+    }
+    for (const user of [admin, leader!, manager])
+      expect((await statusOf(user._id))?.status).toBe('active');
+    expect(await h.models.deactivations.countDocuments({ userId: inactive!._id })).toBe(0);
+  });
+
+  it('dry run: reports what it would do and changes nothing', async () => {
+    await ensureWorkers();
+    const { orgId, admin, manager, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(100) }),
+      userFixture(org, { lastLoginAt: daysAgo(200), kind: 'customer' }),
+      userFixture(org, { lastLoginAt: daysAgo(300) }),
+    ]);
+    const [a, b, leader] = users;
+    await insertFixtures(h.models, { teams: [teamFixture(orgId, { leaderId: leader!._id })] });
+    const bulk = await acceptBulk(orgId, {
+      actorId: manager._id,
+      userIds: [a!._id, b!._id, leader!._id, admin._id],
+      dryRun: true,
+    });
+    expect(bulk).toMatchObject({ dryRun: true, matched: 4 });
+    const report = await waitForBulkReport(orgId, bulk.id);
+    expect(report).toMatchObject({
+      status: 'completed',
+      dryRun: true,
+      matched: 4,
+      processed: 4,
+      planned: 2,
+      enqueued: 0,
+      completedRuns: 0,
+      skipped: 2,
+      skippedByReason: { team_leader: 1, higher_role: 1 },
+    });
+    for (const user of [a!, b!, leader!, admin]) {
+      const stored = await statusOf(user._id);
+      expect(stored?.status).toBe('active');
+      expect(stored?.deactivationId ?? null).toBeNull();
+    }
+    expect(await h.models.deactivations.countDocuments({ orgId })).toBe(0);
+
+    // A filter dry run too.
+    const filtered = await acceptBulk(orgId, {
+      actorId: admin._id,
+      filter: { activity: 'inactive', inactiveDays: 150 },
+      dryRun: true,
+    });
+    expect(filtered.matched).toBe(2);
+    const filteredReport = await waitForBulkReport(orgId, filtered.id);
+    expect(filteredReport).toMatchObject({
+      planned: 1,
+      enqueued: 0,
+      skippedByReason: { team_leader: 1 },
+    });
+    expect(await h.models.deactivations.countDocuments({ orgId })).toBe(0);
+    expect((await statusOf(b!._id))?.status).toBe('active');
+  });
+
+  it('selects never-logged-in users with that filter', async () => {
+    await ensureWorkers();
+    const { orgId, admin, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: null, createdAt: daysAgo(90) }),
+      userFixture(org, { lastLoginAt: daysAgo(400) }),
+    ]);
+    const [never, old] = users;
+    const bulk = await acceptBulk(orgId, {
+      actorId: admin._id,
+      filter: { activity: 'never_logged_in', inactiveDays: 30 },
+    });
+    expect(bulk.matched).toBe(1);
+    await waitForBulkReport(orgId, bulk.id);
+    await waitForBulkRuns(h.models, bulk.id);
+    expect((await statusOf(never!._id))?.status).toBe('inactive');
+    expect((await statusOf(old!._id))?.status).toBe('active');
+  });
+});
