@@ -14,6 +14,7 @@ import { connectMongo } from '../src/infra/mongo-connection';
 import { createRedisConnection } from '../src/infra/redis-connection';
 import { createLogger } from '../src/logging/logger';
 import { createModels, ensureIndexes, type Models } from '../src/models/create-models';
+import { createServiceMetrics } from '../src/metrics/service-metrics';
 import { createProducers } from '../src/queues/producers';
 import { startWorkers } from '../src/workers/start-workers';
 
@@ -128,10 +129,20 @@ async function main(): Promise<void> {
   const { key } = await createApiKey(models, { name: 'bench', scopes: ['*'], orgIds: [orgId] });
   const redis = createRedisConnection(config.redisUrl, 'producer');
   const producers = createProducers(redis, config.queuePrefix);
-  const server: Server = await listen(createApp({ mongo, models, redis, logger, ...producers }), 0);
+  const metrics = createServiceMetrics(producers.queues);
+  const app = createApp({
+    mongo,
+    models,
+    redis,
+    logger,
+    metrics,
+    dashboard: config.dashboard,
+    ...producers,
+  });
+  const server: Server = await listen(app, 0);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const workers = await startWorkers({ config, models, logger });
+  const workers = await startWorkers({ config, models, logger, metrics });
 
   const timings: number[] = [];
   try {

@@ -4,8 +4,14 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
+import type { AppConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
+import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
+import { adminGuard, sameOriginGuard } from './admin/admin-guard';
+import { metricsHandler } from './admin/metrics-handler';
+import { dashboardPath, queueDashboard } from './admin/queue-dashboard';
+import { requestTimer } from './admin/request-timer';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health-routes';
 import { mountRoutes } from './mount-routes';
@@ -29,6 +35,11 @@ export interface ApiDeps {
   bulkQueue: Queue;
   /** Holds the sweep job schedulers. */
   sweepsQueue: Queue;
+  /** Every queue, for the dashboard and the depth metrics. */
+  queues: readonly Queue[];
+  /** Credentials of the operator surfaces; `null` turns them off. */
+  dashboard: AppConfig['dashboard'];
+  metrics: ServiceMetrics;
   logger: Logger;
 }
 
@@ -62,6 +73,11 @@ export function createApp(deps: ApiDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
+      // Set by the routes that create or read a run, so a run can be followed from its POST.
+      customProps: (_req, res) => {
+        const { runId } = res.locals as { runId?: unknown };
+        return typeof runId === 'string' ? { runId } : {};
+      },
       customLogLevel: (_req, res, error) =>
         error !== undefined || res.statusCode >= 500 ? 'error' : 'info',
       serializers: {
@@ -74,7 +90,11 @@ export function createApp(deps: ApiDeps): Express {
       },
     }),
   );
+  app.use(requestTimer(deps.metrics));
   app.use(healthRoutes(deps));
+  const guard = adminGuard(deps.dashboard, deps.models);
+  app.get('/metrics', guard, metricsHandler(deps.metrics));
+  app.use(dashboardPath, guard, sameOriginGuard, queueDashboard(deps));
   const routes = apiRoutes(deps);
   const openApiDocument = buildOpenApiDocument(routes);
   app.get('/openapi.json', (_req, res) => {

@@ -41,7 +41,11 @@ export function errorBody(error: AppError): ErrorBody {
 export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   const appError = fromBodyParser(error) ?? toAppError(error);
   if (appError.httpStatus >= 500) {
-    req.log.error({ err: error, code: appError.code }, 'request failed');
+    // Absent on the worker's metrics server, which has no request logger.
+    (req.log as typeof req.log | undefined)?.error(
+      { err: error, code: appError.code },
+      'request failed',
+    );
   }
   if (appError.code === 'service_unavailable') res.setHeader('Retry-After', '1');
   res.status(appError.httpStatus).json(errorBody(appError));

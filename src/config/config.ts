@@ -15,6 +15,7 @@ const configSchema = z
       .default('redis://127.0.0.1:6379'),
     MONGO_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     LOG_LEVEL: z.enum(logLevels).default('info'),
     DASHBOARD_USERNAME: z.string().min(1).optional(),
     DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
@@ -51,6 +52,8 @@ export interface AppConfig {
   /** Connections per process to the store. */
   mongoMaxPoolSize: number;
   port: number;
+  /** Where a worker-only process serves `/metrics`; `null` for nowhere (the API serves its own). */
+  metricsPort: number | null;
   logLevel: (typeof logLevels)[number];
   dashboard: { username: string; password: string } | null;
   queuePrefix: string;
@@ -91,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     redisUrl: value.REDIS_URL,
     mongoMaxPoolSize: value.MONGO_MAX_POOL_SIZE,
     port: value.PORT,
+    metricsPort: value.METRICS_PORT ?? null,
     logLevel: value.LOG_LEVEL,
     dashboard:
       value.DASHBOARD_USERNAME !== undefined && value.DASHBOARD_PASSWORD !== undefined

@@ -65,6 +65,7 @@ export function newRun(
 export async function requestDeactivation(
   deps: RequestDeactivationDeps,
   request: DeactivationRequest,
+  trace: { requestId?: string } = {},
 ): Promise<Deactivation> {
   const { models } = deps;
   const now = new Date();
@@ -124,7 +125,7 @@ export async function requestDeactivation(
   }
 
   try {
-    await enqueueRun(deps.flows, run);
+    await enqueueRun(deps.flows, run, trace.requestId);
   } catch (error) {
     const appError = toAppError(error);
     throw new AppError(

@@ -1,9 +1,12 @@
+import { createMetricsApp } from '../api/admin/metrics-app';
 import { createApp } from '../api/app';
 import { loadConfig, type AppConfig } from '../config/config';
 import { seedDemo } from '../demo/seed-demo';
 import { connectMongo } from '../infra/mongo-connection';
 import { createRedisConnection } from '../infra/redis-connection';
+import { warnUnlessNoEviction } from '../infra/redis-eviction-policy';
 import { createLogger, type Logger } from '../logging/logger';
+import { createServiceMetrics } from '../metrics/service-metrics';
 import { createModels, ensureIndexes, type Models } from '../models/create-models';
 import { createProducers } from '../queues/producers';
 import { startWorkers } from '../workers/start-workers';
@@ -45,25 +48,42 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
     if (roles.seedWhenEmpty || config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
 
     const closables: Closable[] = [];
+    // The producers' fail-fast connection: the API enqueues on it, and every process reads
+    // queue depths for its metrics from it.
+    const redis = createRedisConnection(config.redisUrl, 'producer');
+    const producers = createProducers(redis, config.queuePrefix);
+    const metrics = createServiceMetrics(producers.queues);
+    await warnUnlessNoEviction(redis, logger);
     if (roles.api) {
-      const redis = createRedisConnection(config.redisUrl, 'producer');
-      const producers = createProducers(redis, config.queuePrefix);
-      const app = createApp({ mongo, models, redis, logger, ...producers });
-      const server = await listen(app, config.port);
-      logger.info({ port: config.port }, 'api listening');
-      closables.push({ name: 'http server', close: () => closeServer(server) });
-      closables.push({
-        name: 'api redis',
-        close: async () => {
-          await producers.close();
-          redis.disconnect();
-        },
+      const app = createApp({
+        mongo,
+        models,
+        redis,
+        logger,
+        metrics,
+        dashboard: config.dashboard,
+        ...producers,
       });
+      const server = await listen(app, config.port);
+      logger.info({ port: config.port, dashboard: config.dashboard !== null }, 'api listening');
+      closables.push({ name: 'http server', close: () => closeServer(server) });
+    } else if (config.metricsPort !== null) {
+      const app = createMetricsApp({ dashboard: config.dashboard, models, metrics });
+      const server = await listen(app, config.metricsPort);
+      logger.info({ port: config.metricsPort }, 'metrics listening');
+      closables.push({ name: 'metrics server', close: () => closeServer(server) });
     }
     if (roles.workers) {
-      const workers = await startWorkers({ config, models, logger });
+      const workers = await startWorkers({ config, models, logger, metrics });
       closables.push({ name: 'workers', close: () => workers.close() });
     }
+    closables.push({
+      name: 'producer redis',
+      close: async () => {
+        await producers.close();
+        redis.disconnect();
+      },
+    });
     closables.push({ name: 'mongodb', close: () => mongo.close() });
     installShutdown(closables, logger, config.shutdownTimeoutMs);
   } catch (error) {

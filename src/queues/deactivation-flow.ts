@@ -8,6 +8,8 @@ export interface RunJobData {
   runId: string;
   orgId: string;
   userId: string;
+  /** The id of the API request that accepted the run, so its logs can be followed. */
+  requestId?: string;
 }
 
 /** A step job's data: the run's ids and which step. */
@@ -43,8 +45,16 @@ const runJobOptions: JobsOptions = {
  * read-modify-write without locking: parallel steps would silently overwrite each other's
  * records. The chain keeps one writer per run document at a time.
  */
-export function runFlow(run: Pick<Deactivation, '_id' | 'orgId' | 'userId' | 'plan'>): FlowJob {
-  const data: RunJobData = { runId: run._id, orgId: run.orgId, userId: run.userId };
+export function runFlow(
+  run: Pick<Deactivation, '_id' | 'orgId' | 'userId' | 'plan'>,
+  requestId?: string,
+): FlowJob {
+  const data: RunJobData = {
+    runId: run._id,
+    orgId: run.orgId,
+    userId: run.userId,
+    ...(requestId === undefined ? {} : { requestId }),
+  };
   let chain: FlowJobNode | undefined;
   for (const step of stepNames.filter((name) => run.plan.steps[name])) {
     chain = {
@@ -68,8 +78,9 @@ export function runFlow(run: Pick<Deactivation, '_id' | 'orgId' | 'userId' | 'pl
 export async function enqueueRun(
   flows: FlowProducer,
   run: Pick<Deactivation, '_id' | 'orgId' | 'userId' | 'plan'>,
+  requestId?: string,
 ): Promise<void> {
-  await flows.add(runFlow(run));
+  await flows.add(runFlow(run, requestId));
 }
 
 /** Adds many runs' flows in one round trip. */
@@ -77,5 +88,5 @@ export async function enqueueRuns(
   flows: FlowProducer,
   runs: Pick<Deactivation, '_id' | 'orgId' | 'userId' | 'plan'>[],
 ): Promise<void> {
-  if (runs.length > 0) await flows.addBulk(runs.map(runFlow));
+  if (runs.length > 0) await flows.addBulk(runs.map((run) => runFlow(run)));
 }

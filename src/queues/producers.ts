@@ -1,26 +1,36 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queueNames } from './queue-names';
+import { queueNames, type QueueName } from './queue-names';
 
 /** The API's producers, sharing its fail-fast Redis connection. */
 export interface Producers {
   flows: FlowProducer;
   bulkQueue: Queue;
   sweepsQueue: Queue;
+  /** Every queue of the service, for the dashboard and the depth metrics. */
+  queues: Queue[];
   /** Closes the producers; the connection is the caller's. */
   close: () => Promise<void>;
 }
 
+/** Opens every queue of the service on `connection`, keyed by name. */
+export function openQueues(connection: Redis, prefix: string): Record<QueueName, Queue> {
+  const names = Object.values(queueNames);
+  return Object.fromEntries(
+    names.map((name) => [name, new Queue(name, { connection, prefix })]),
+  ) as Record<QueueName, Queue>;
+}
+
 export function createProducers(connection: Redis, prefix: string): Producers {
   const flows = new FlowProducer({ connection, prefix });
-  const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
-  const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
+  const queues = openQueues(connection, prefix);
   return {
     flows,
-    bulkQueue,
-    sweepsQueue,
+    bulkQueue: queues[queueNames.bulk],
+    sweepsQueue: queues[queueNames.sweeps],
+    queues: Object.values(queues),
     close: async () => {
-      await Promise.all([flows.close(), bulkQueue.close(), sweepsQueue.close()]);
+      await Promise.all([flows.close(), ...Object.values(queues).map((queue) => queue.close())]);
     },
   };
 }

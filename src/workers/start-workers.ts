@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/config';
 import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
 import type { Logger } from '../logging/logger';
+import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import { stepNames } from '../models/deactivation.model';
 import type { RunJobData, StepJobData } from '../queues/deactivation-flow';
@@ -27,6 +28,7 @@ export interface WorkerDeps {
   config: AppConfig;
   models: Models;
   logger: Logger;
+  metrics: ServiceMetrics;
 }
 
 /** The running workers of this process. */
@@ -50,12 +52,12 @@ function buildRegistry(
   queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue },
 ): JobRegistry {
   const { flows, runsQueue, bulkQueue } = queues;
-  const { models, logger, config } = deps;
+  const { models, logger, config, metrics } = deps;
   const step = (job: Job): Promise<unknown> =>
-    processStepJob(job as Job<StepJobData>, { models, logger });
+    processStepJob(job as Job<StepJobData>, { models, logger, metrics });
   return {
     [queueNames.runs]: {
-      deactivate: (job) => processRunJob(job as Job<RunJobData>, { models, logger }),
+      deactivate: (job) => processRunJob(job as Job<RunJobData>, { models, logger, metrics }),
     },
     [queueNames.steps]: Object.fromEntries(stepNames.map((name) => [name, step])),
     [queueNames.erasures]: {

@@ -47,6 +47,8 @@ function routes(): ReturnType<typeof apiRoutes> {
     models: h.models,
     redis: h.redis,
     ...h.producers,
+    metrics: h.metrics,
+    dashboard: null,
     logger: createLogger({ logLevel: 'silent' }),
   });
 }

@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
 import { createApp } from '../../src/api/app';
 import type { AppConfig } from '../../src/config/config';
 import { createRedisConnection } from '../../src/infra/redis-connection';
-import { createLogger } from '../../src/logging/logger';
+import { createLogger, type Logger } from '../../src/logging/logger';
+import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/service-metrics';
 import type { Models } from '../../src/models/create-models';
 import { createProducers, type Producers } from '../../src/queues/producers';
 import { deletePrefix, openTestRedis, openTestStore, testConfig, type TestStore } from './test-env';
@@ -19,6 +20,7 @@ export interface ApiHarness {
   flows: FlowProducer;
   producers: Producers;
   config: AppConfig;
+  metrics: ServiceMetrics;
   /** Closes the producer and Redis, deletes the queue prefix's keys, drops the database. */
   close: () => Promise<void>;
 }
@@ -27,14 +29,24 @@ export interface ApiHarness {
 export async function openApiHarness(
   tag: string,
   overrides: Record<string, string> = {},
+  observe: { logger?: Logger } = {},
 ): Promise<ApiHarness> {
   const config = testConfig(overrides);
   const store = await openTestStore(tag);
   const redis = createRedisConnection(config.redisUrl, 'producer');
   const producers = createProducers(redis, config.queuePrefix);
   const { flows } = producers;
-  const logger = createLogger({ logLevel: 'silent' });
-  const app = createApp({ mongo: store.mongo, models: store.models, redis, logger, ...producers });
+  const logger = observe.logger ?? createLogger({ logLevel: 'silent' });
+  const metrics = createServiceMetrics(producers.queues);
+  const app = createApp({
+    mongo: store.mongo,
+    models: store.models,
+    redis,
+    logger,
+    metrics,
+    dashboard: config.dashboard,
+    ...producers,
+  });
   return {
     app,
     store,
@@ -43,6 +55,7 @@ export async function openApiHarness(
     flows,
     producers,
     config,
+    metrics,
     close: async () => {
       await producers.close();
       redis.disconnect();

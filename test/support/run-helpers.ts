@@ -4,7 +4,8 @@ import {
   type DeactivationRequest,
 } from '../../src/deactivation/assess-deactivation';
 import { newRun } from '../../src/deactivation/request-deactivation';
-import { createLogger } from '../../src/logging/logger';
+import { createLogger, type Logger } from '../../src/logging/logger';
+import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/service-metrics';
 import type { Models } from '../../src/models/create-models';
 import type { Deactivation, RunStatus } from '../../src/models/deactivation.model';
 import { startWorkers } from '../../src/workers/start-workers';
@@ -39,6 +40,7 @@ export async function waitForRunStatus(
 export async function startTestWorkers(
   store: Pick<TestStore, 'models'>,
   configOverrides: Record<string, string> = {},
+  observe: { metrics?: ServiceMetrics; logger?: Logger } = {},
 ): Promise<{ config: AppConfig; close: () => Promise<void> }> {
   const config = testConfig({
     WORKER_CONCURRENCY: '4',
@@ -48,7 +50,8 @@ export async function startTestWorkers(
   const workers = await startWorkers({
     config,
     models: store.models,
-    logger: createLogger({ logLevel: 'silent' }),
+    logger: observe.logger ?? createLogger({ logLevel: 'silent' }),
+    metrics: observe.metrics ?? createServiceMetrics([]),
   });
   return { config, close: workers.close };
 }

@@ -57,13 +57,15 @@ export function deactivationRoutes(deps: {
           schema: errorResponseSchema,
         },
       },
-      handler: async ({ params, query, body }) => {
+      handler: async ({ params, query, body, req, res }) => {
         const request = { ...body, orgId: params.orgId, source: 'api' as const };
         if (query.dryRun) {
           const { plan } = await assessDeactivation(models, request, new Date());
           return { status: 200, body: { dryRun: true, userId: body.userId, plan } };
         }
-        const run = await requestDeactivation(deps, request);
+        const requestId = typeof req.id === 'string' ? req.id : undefined;
+        const run = await requestDeactivation(deps, request, { requestId });
+        res.locals.runId = run._id;
         return {
           status: 202,
           body: toRunView(run),

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { AppError } from '../../errors/app-error';
 import type { Logger } from '../../logging/logger';
+import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
 import type { RunJobData } from '../../queues/deactivation-flow';
 
@@ -8,6 +9,7 @@ import type { RunJobData } from '../../queues/deactivation-flow';
 export interface RunJobDeps {
   models: Models;
   logger: Logger;
+  metrics: ServiceMetrics;
 }
 
 /**
@@ -16,8 +18,8 @@ export interface RunJobDeps {
  * completed, so `completed` implies the audit trail exists.
  */
 export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Promise<unknown> {
-  const { models, logger } = deps;
-  const { runId } = job.data;
+  const { models, logger, metrics } = deps;
+  const { runId, requestId } = job.data;
   const run = await models.deactivations.findById(runId).lean();
   if (!run) throw new AppError('invalid_step_data', `Run ${runId} does not exist`);
 
@@ -65,10 +67,12 @@ export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Pro
       { upsert: true },
     );
   }
-  await models.deactivations.updateOne(
+  const marked = await models.deactivations.updateOne(
     { _id: runId, status: { $ne: 'completed' } },
     { $set: { status: 'completed', completedAt: now } },
   );
-  logger.info({ runId, userId: run.userId }, 'run completed');
+  if (marked.modifiedCount === 1) metrics.runs.inc({ status: 'completed' });
+  logger.info({ runId, requestId, userId: run.userId }, 'run completed');
+  await job.log(`run completed: ${events.map((event) => event.type).join(', ')} recorded`);
   return { runId, status: 'completed' };
 }

@@ -2,15 +2,18 @@ import type { Job } from 'bullmq';
 import { AppError } from '../../errors/app-error';
 import { toAppError } from '../../errors/to-app-error';
 import type { Logger } from '../../logging/logger';
+import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
 import { stepNames } from '../../models/deactivation.model';
 import type { StepJobData } from '../../queues/deactivation-flow';
+import { describeStepResult } from '../steps/describe-step-result';
 import { stepTable } from '../steps/step-table';
 
 /** What a step job needs. */
 export interface StepJobDeps {
   models: Models;
   logger: Logger;
+  metrics: ServiceMetrics;
 }
 
 function isFinalAttempt(job: Job, error: AppError): boolean {
@@ -23,8 +26,8 @@ function isFinalAttempt(job: Job, error: AppError): boolean {
  * so a retry or a re-queued flow never repeats finished work.
  */
 export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): Promise<unknown> {
-  const { models, logger } = deps;
-  const { runId, step } = job.data;
+  const { models, logger, metrics } = deps;
+  const { runId, step, requestId } = job.data;
   const index = stepNames.indexOf(step);
   const run = await models.deactivations.findById(runId).lean();
   if (!run || index < 0) {
@@ -35,6 +38,7 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
   if (!run.plan.steps[step]) return null;
 
   const at = `steps.${index}`;
+  const timer = metrics.stepDuration.startTimer({ step });
   // Steps of a run run one at a time (see runFlow), so the run reads `running` from its first
   // step on, and again when an operator retries a failed step.
   await models.deactivations.updateOne(
@@ -76,7 +80,15 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
         },
       },
     );
-    logger.info({ runId, step, result, attempt: job.attemptsMade + 1 }, 'step completed');
+    timer({ outcome: 'completed' });
+    const summary = describeStepResult(step, result);
+    logger.info(
+      { runId, requestId, step, result, attempt: job.attemptsMade + 1 },
+      `step completed: ${summary}`,
+    );
+    // What the operator sees in the dashboard: the step's effect and that it is done.
+    await job.log(summary);
+    await job.updateProgress(100);
     return result;
   } catch (error) {
     const appError = toAppError(error);
@@ -97,10 +109,16 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
         // The store may be what failed; BullMQ's retry will record the next attempt.
         logger.warn({ runId, step, err: recordError }, 'could not record the step failure');
       });
+    timer({ outcome: 'failed' });
+    metrics.stepFailures.inc({ step, code: appError.code });
+    if (final) metrics.runs.inc({ status: 'failed' });
     logger.warn(
-      { runId, step, code: appError.code, final, attempt: job.attemptsMade + 1 },
+      { runId, requestId, step, code: appError.code, final, attempt: job.attemptsMade + 1 },
       'step failed',
     );
+    await job
+      .log(`attempt ${job.attemptsMade + 1} failed${final ? ' (final)' : ''}: ${message}`)
+      .catch(() => undefined);
     throw error;
   }
 }

@@ -1,0 +1,150 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { Job, type Queue } from 'bullmq';
+import { Router, type Request, type Response } from 'express';
+import { ulid } from 'ulid';
+import { AppError } from '../../errors/app-error';
+import type { Logger } from '../../logging/logger';
+import type { Models } from '../../models/create-models';
+import { operatorOf } from './admin-guard';
+
+/** Where the dashboard is mounted. */
+export const dashboardPath = '/admin/queues';
+
+const queueDescriptions: Record<string, string> = {
+  deactivations: 'One parent job per deactivation run; it completes the run after its steps',
+  'deactivation-steps': 'One job per step of a run, chained in contract order',
+  'bulk-deactivations': 'Bulk deactivations, paging through their frozen selection',
+  sweeps: 'Scheduled inactivity sweeps, one scheduler per enabled policy',
+  erasures: "Erasure of deleted users' personal data",
+  maintenance: 'The reconciler and the expiry of idempotency records',
+};
+
+/** What the dashboard needs. */
+export interface DashboardDeps {
+  queues: readonly Queue[];
+  models: Models;
+  logger: Logger;
+}
+
+const pageSize = 100;
+
+/**
+ * Records an operator's retry. Ids only: the queue, the job and the ids its data holds.
+ */
+async function auditRetry(models: Models, actorId: string, queue: Queue, job: Job): Promise<void> {
+  const data = job.data as { orgId?: unknown; userId?: unknown; runId?: unknown };
+  await models.auditEvents.insertMany([
+    {
+      _id: `retry-${ulid()}`,
+      orgId: typeof data.orgId === 'string' ? data.orgId : 'system',
+      type: 'job.retried',
+      actorId,
+      subjectId: typeof data.userId === 'string' ? data.userId : (job.id ?? 'unknown'),
+      at: new Date(),
+      data: {
+        queue: queue.name,
+        jobId: job.id,
+        ...(typeof data.runId === 'string' ? { deactivationId: data.runId } : {}),
+      },
+    },
+  ]);
+}
+
+/**
+ * The dashboard's retry calls, answered here rather than by bull-board so that each retry is
+ * audited, and so that only failed jobs are retried: a completed step's effects are done, and
+ * the UI offers no retry for it either (`allowCompletedRetries: false`).
+ */
+function retryRoutes(deps: DashboardDeps): Router {
+  const router = Router();
+  const byName = new Map(deps.queues.map((queue) => [queue.name, queue]));
+  const queueOf = (req: Request): Queue => {
+    const queue = byName.get(String(req.params.queueName));
+    if (!queue) throw new AppError('not_found', 'No such queue');
+    return queue;
+  };
+  const refuseCompleted = (): never => {
+    throw new AppError(
+      'forbidden',
+      'Completed jobs are not retried: their effects are already done. Only failed jobs can be retried',
+    );
+  };
+
+  router.put('/api/queues/:queueName/retry/:queueStatus', async (req: Request, res: Response) => {
+    const queue = queueOf(req);
+    if (req.params.queueStatus !== 'failed') refuseCompleted();
+    const { actorId } = operatorOf(res);
+    const retried = new Set<string>();
+    // Retried jobs leave the failed set, so its head is the next page; a job that fails again
+    // at once comes back to it, and is not retried twice by one click.
+    for (;;) {
+      const jobs = (await queue.getJobs(['failed'], 0, pageSize - 1)).filter(
+        (job) => job.id !== undefined && !retried.has(job.id),
+      );
+      if (jobs.length === 0) break;
+      for (const job of jobs) {
+        await job.retry('failed');
+        await auditRetry(deps.models, actorId, queue, job);
+        retried.add(job.id ?? '');
+      }
+    }
+    deps.logger.info(
+      { queue: queue.name, retried: retried.size, actorId },
+      'operator retried failed jobs',
+    );
+    res.status(200).json({ retried: retried.size, skipped: 0 });
+  });
+
+  router.put('/api/queues/:queueName/:jobId/retry', async (req: Request, res: Response) => {
+    const queue = queueOf(req);
+    const job = await Job.fromId(queue, String(req.params.jobId));
+    if (!job) throw new AppError('not_found', 'No such job');
+    const state = await job.getState();
+    if (state === 'completed') refuseCompleted();
+    if (state !== 'failed') {
+      throw new AppError('forbidden', `Only failed jobs can be retried; this one is ${state}`);
+    }
+    const { actorId } = operatorOf(res);
+    await job.retry('failed');
+    await auditRetry(deps.models, actorId, queue, job);
+    deps.logger.info({ queue: queue.name, jobId: job.id, actorId }, 'operator retried a job');
+    res.status(204).end();
+  });
+
+  // Jobs are created by the API alone, and carry ids only: the dashboard may not add jobs or
+  // rewrite their data.
+  const refuseEdit = (): never => {
+    throw new AppError(
+      'forbidden',
+      'Jobs are created by the API and carry ids only; they cannot be added or edited here',
+    );
+  };
+  router.post('/api/queues/:queueName/add', refuseEdit);
+  router.patch('/api/queues/:queueName/:jobId/update-data', refuseEdit);
+  return router;
+}
+
+/** The bull-board dashboard over every queue, with audited retries; mount under {@link dashboardPath}. */
+export function queueDashboard(deps: DashboardDeps): Router {
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(dashboardPath);
+  createBullBoard({
+    queues: deps.queues.map((queue) => {
+      // bull-board's base adapter reads `allowCompletedRetries`, though the BullMQ adapter's
+      // constructor type omits it.
+      const options = {
+        allowCompletedRetries: false,
+        description: queueDescriptions[queue.name] ?? '',
+      };
+      return new BullMQAdapter(queue, options);
+    }),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'offboard queues' } },
+  });
+  const router = Router();
+  router.use(retryRoutes(deps));
+  router.use(serverAdapter.getRouter() as Router);
+  return router;
+}
