@@ -126,6 +126,56 @@ function retryRoutes(deps: DashboardDeps): Router {
   return router;
 }
 
+interface BoardJob {
+  id?: string;
+  isFailed?: boolean;
+}
+
+/**
+ * bull-board offers Retry on any job it calls `isFailed`, which it reads from a leftover
+ * `failedReason`: a step that failed, was retried and then completed would still show the
+ * button. This corrects the flag from each job's real state before the UI sees it.
+ */
+function completedJobsAreNotFailed(deps: DashboardDeps): Router {
+  const router = Router();
+  const byName = new Map(deps.queues.map((queue) => [queue.name, queue]));
+  const stillFailed = async (queue: Queue | undefined, job: BoardJob): Promise<boolean> => {
+    if (job.isFailed !== true || queue === undefined || job.id === undefined) return false;
+    return (await queue.getJobState(job.id)) === 'failed';
+  };
+  const rewrite = (res: Response, fix: (body: Record<string, unknown>) => Promise<void>): void => {
+    const send = res.json.bind(res);
+    res.json = (body: unknown) => {
+      fix(body as Record<string, unknown>).then(
+        () => send(body),
+        () => send(body),
+      );
+      return res;
+    };
+  };
+
+  router.get('/api/queues', (_req, res, next) => {
+    rewrite(res, async (body) => {
+      const queues = (body.queues ?? []) as { name: string; jobs?: BoardJob[] }[];
+      for (const board of queues) {
+        for (const job of board.jobs ?? []) {
+          job.isFailed = await stillFailed(byName.get(board.name), job);
+        }
+      }
+    });
+    next();
+  });
+  router.get('/api/queues/:queueName/:jobId', (req, res, next) => {
+    rewrite(res, (body) => {
+      const job = body.job as BoardJob | undefined;
+      if (job) job.isFailed = job.isFailed === true && body.status === 'failed';
+      return Promise.resolve();
+    });
+    next();
+  });
+  return router;
+}
+
 /** The bull-board dashboard over every queue, with audited retries; mount under {@link dashboardPath}. */
 export function queueDashboard(deps: DashboardDeps): Router {
   const serverAdapter = new ExpressAdapter();
@@ -145,6 +195,7 @@ export function queueDashboard(deps: DashboardDeps): Router {
   });
   const router = Router();
   router.use(retryRoutes(deps));
+  router.use(completedJobsAreNotFailed(deps));
   router.use(serverAdapter.getRouter() as Router);
   return router;
 }
