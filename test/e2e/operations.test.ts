@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { connectMongo } from '../../src/infra/mongo-connection';
 import { createModels, ensureIndexes, type Models } from '../../src/models/create-models';
@@ -14,9 +14,10 @@ import {
   type DeactivationApi,
   type E2eOrg,
 } from '../support/e2e-fixtures';
+import { launchChromium } from '../support/browser';
 import { freePort } from '../support/free-port';
 import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
-import { deletePrefix, mongoUrl, openTestRedis, uniqueName } from '../support/test-env';
+import { deletePrefix, mongoUrl, openTestRedis, redisUrl, uniqueName } from '../support/test-env';
 
 // The operator's view of the real process (`npm start`): its log stream, and the queue
 // dashboard driven in headless Chromium.
@@ -49,7 +50,7 @@ beforeAll(async () => {
       LOG_LEVEL: 'info',
       DASHBOARD_USERNAME: operator.username,
       DASHBOARD_PASSWORD: operator.password,
-      ...(process.env.REDIS_URL === undefined ? {} : { REDIS_URL: process.env.REDIS_URL }),
+      REDIS_URL: redisUrl,
     },
     await freePort(),
   );
@@ -164,18 +165,7 @@ describe('the queue dashboard in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

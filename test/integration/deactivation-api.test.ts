@@ -276,7 +276,13 @@ describe('POST /v1/orgs/:orgId/deactivations: 202 accepted', () => {
     const job = await runsQueue.getJob(`run-${runId}`);
     expect(job).toBeDefined();
     expect(job?.name).toBe(`deactivate ${user._id}`);
-    expect(job?.data).toEqual({ runId, orgId: org._id, userId: user._id });
+    // Ids only: the run's, and the request's so its logs can be followed.
+    expect(job?.data).toEqual({
+      runId,
+      orgId: org._id,
+      userId: user._id,
+      requestId: res.headers['x-request-id'],
+    });
     // The parent waits for its chain of step jobs.
     expect(await job?.getState()).toBe('waiting-children');
   });
