@@ -42,7 +42,7 @@ export default tseslint.config(
   },
   {
     // Entry points and the processes' own tooling are where the environment is read.
-    files: ['src/entry/**', 'test/support/**', 'bench/**', 'scripts/**'],
+    files: ['src/entry/**', 'test/support/**', 'bench/**', 'drills/**', 'scripts/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

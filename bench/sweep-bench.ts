@@ -2,7 +2,8 @@
  * `npm run bench:sweep -- --users 100000`: seeds N users (20 % dormant) in one organization,
  * runs one sweep through a real worker process and prints wall time, users/s and the worker's
  * peak RSS; then, on the same store in the same run, times the plain driver doing the same
- * selection and inserting the same run documents (the floor).
+ * selection and inserting the same run documents (the floor). `--json`: the figures alone, as
+ * one JSON line on stdout.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,8 @@ const { values } = parseArgs({
   options: {
     users: { type: 'string', default: '100000' },
     dormant: { type: 'string', default: '0.2' },
+    // Only the JSON line of figures on stdout (bench/run-bench.ts reads it).
+    json: { type: 'boolean', default: false },
   },
 });
 const total = Number(values.users);
@@ -72,7 +75,9 @@ async function main(): Promise<void> {
     }
     await db.collection('users').insertMany(docs as never[], { ordered: false });
   }
-  console.log(`seeded ${total} users in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const seeded = `seeded ${total} users in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  if (values.json) console.error(seeded);
+  else console.log(seeded);
 
   // Indexes as the service declares them (the worker would create them at start too).
   const worker = spawn(

@@ -55,6 +55,15 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   return groups;
 }
 
+/**
+ * One value as an equality, several as `$in`: the same documents, but FerretDB v1 pushes only
+ * equality down to PostgreSQL, so a single request (one user) does not read every team of the
+ * organization to find its few.
+ */
+function equalityOrIn(values: string[]): string | { $in: string[] } {
+  return values.length === 1 && values[0] !== undefined ? values[0] : { $in: values };
+}
+
 /** Per-key queries in flight at once: below the store connection pool (MONGO_MAX_POOL_SIZE). */
 const lookupConcurrency = 8;
 
@@ -96,7 +105,7 @@ export async function assessDeactivations(
   const [ledTeams, activeAdminCount, runsInProgress, memberTeams] = await Promise.all([
     employees.length > 0
       ? models.teams
-          .find({ orgId, leaderId: { $in: employees } }, teamFields)
+          .find({ orgId, leaderId: equalityOrIn(employees) }, teamFields)
           .sort(teamOrder)
           .lean()
       : [],
@@ -110,7 +119,7 @@ export async function assessDeactivations(
     ).then((found) => found.filter((run) => run !== null)),
     employees.length > 0
       ? models.teams
-          .find({ orgId, memberIds: { $in: employees } }, { ...teamFields, memberIds: 1 })
+          .find({ orgId, memberIds: equalityOrIn(employees) }, { ...teamFields, memberIds: 1 })
           .lean()
       : [],
   ]);

@@ -16,6 +16,13 @@ export interface Opportunity {
   title: string;
   status: 'open' | 'won' | 'lost';
   transfers: OpportunityTransfer[];
+  /**
+   * The runs that transferred it (the `deactivationId`s of `transfers`), at the top level: the
+   * transfer step counts by it, and FerretDB v1 pushes an equality on a top-level field down to
+   * PostgreSQL but filters a dotted path into an array (`transfers.deactivationId`) by reading
+   * every document of the collection (measured: 490 ms against 15 ms at 5,000 opportunities).
+   */
+  transferDeactivationIds?: string[];
 }
 
 const transferSchema = new Schema<OpportunityTransfer>(
@@ -36,9 +43,10 @@ export const opportunitySchema = new Schema<Opportunity>(
     title: { type: String, required: true },
     status: { type: String, enum: ['open', 'won', 'lost'], required: true, default: 'open' },
     transfers: { type: [transferSchema], default: [] },
+    transferDeactivationIds: { type: [String], default: undefined },
   },
   { collection: 'opportunities', versionKey: false },
 );
 
 opportunitySchema.index({ ownerId: 1, status: 1 });
-opportunitySchema.index({ 'transfers.deactivationId': 1 });
+opportunitySchema.index({ transferDeactivationIds: 1 });

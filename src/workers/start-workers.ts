@@ -95,19 +95,30 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue });
   assertRegistryComplete(registry, declaredJobs);
 
-  // Schedulers live in Redis; upserting them at every start re-creates them after a wipe.
+  // Schedulers live in Redis. Upserting them at start and again whenever the connection comes
+  // back re-creates them after Redis lost its data (a restart without persistence, a FLUSHALL),
+  // so the reconciler is there to re-queue the runs that were lost with it.
   const housekeeping = { removeOnComplete: 10, removeOnFail: 100 };
-  await maintenance.upsertJobScheduler(
-    'expire-idempotency-records',
-    { every: 60 * 60 * 1000 },
-    { name: 'expire-idempotency-records', opts: housekeeping },
-  );
-  await maintenance.upsertJobScheduler(
-    'reconcile-runs',
-    { every: config.reconcileIntervalMs },
-    { name: 'reconcile-runs', opts: housekeeping },
-  );
-  const sweeps = await restoreSweepSchedulers(deps.models, sweepsQueue);
+  const ensureSchedulers = async (): Promise<number> => {
+    await maintenance.upsertJobScheduler(
+      'expire-idempotency-records',
+      { every: 60 * 60 * 1000 },
+      { name: 'expire-idempotency-records', opts: housekeeping },
+    );
+    await maintenance.upsertJobScheduler(
+      'reconcile-runs',
+      { every: config.reconcileIntervalMs },
+      { name: 'reconcile-runs', opts: housekeeping },
+    );
+    return restoreSweepSchedulers(deps.models, sweepsQueue);
+  };
+  const sweeps = await ensureSchedulers();
+  const onReconnect = (): void => {
+    ensureSchedulers().catch((error: unknown) => {
+      logger.warn({ err: error }, 'could not restore the job schedulers after a reconnect');
+    });
+  };
+  connection.on('ready', onReconnect);
 
   const served = (Object.keys(registry) as QueueName[]).filter(
     (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
@@ -154,6 +165,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
 
   return {
     close: async () => {
+      connection.off('ready', onReconnect);
       await Promise.all(workers.map((worker) => worker.close()));
       await Promise.all([
         flows.close(),

@@ -10,6 +10,8 @@ export interface PrivateRedis {
   start: () => Promise<void>;
   /** SIGKILL: the way a crash looks to clients. */
   kill: () => Promise<void>;
+  /** `SHUTDOWN SAVE`: a clean restart keeps the data when `--dir` is given. */
+  shutdown: () => Promise<void>;
 }
 
 export async function createPrivateRedis(extraArgs: string[] = []): Promise<PrivateRedis> {
@@ -42,6 +44,7 @@ export async function createPrivateRedis(extraArgs: string[] = []): Promise<Priv
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    probe.on('error', () => undefined); // refused until the server listens; connect() reports it
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
@@ -65,5 +68,19 @@ export async function createPrivateRedis(extraArgs: string[] = []): Promise<Priv
     await exited;
   };
 
-  return { port, url: `redis://127.0.0.1:${port}`, start, kill };
+  const shutdown = async (): Promise<void> => {
+    const running = child;
+    child = null;
+    if (running?.exitCode !== null) return;
+    const exited = once(running, 'exit');
+    const client = new Redis(port, '127.0.0.1', {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    await client.call('SHUTDOWN', 'SAVE').catch(() => undefined); // the reply is the closed socket
+    client.disconnect();
+    await exited;
+  };
+
+  return { port, url: `redis://127.0.0.1:${port}`, start, kill, shutdown };
 }

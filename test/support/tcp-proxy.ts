@@ -12,7 +12,26 @@ export interface TcpProxy {
   close: () => Promise<void>;
 }
 
-export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+/**
+ * Copies `from` to `to`, each chunk `latencyMs` later, in order (a chunk never overtakes the one
+ * before it).
+ */
+function pipeWithLatency(from: net.Socket, to: net.Socket, latencyMs: () => number): void {
+  let last = 0;
+  from.on('data', (chunk: Buffer) => {
+    const due = Math.max(Date.now() + latencyMs(), last);
+    last = due;
+    setTimeout(() => {
+      if (!to.destroyed) to.write(chunk);
+    }, due - Date.now());
+  });
+}
+
+export async function startTcpProxy(
+  targetHost: string,
+  targetPort: number,
+  options: { latencyMs?: () => number } = {},
+): Promise<TcpProxy> {
   const port = await freePort();
   const sockets = new Set<net.Socket>();
   let server: net.Server | null = null;
@@ -30,7 +49,12 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream).pipe(client);
+        if (options.latencyMs) {
+          pipeWithLatency(client, upstream, options.latencyMs);
+          pipeWithLatency(upstream, client, options.latencyMs);
+        } else {
+          client.pipe(upstream).pipe(client);
+        }
       });
       created.once('error', reject);
       created.listen(port, '127.0.0.1', () => {

@@ -32,11 +32,14 @@ export const transferOpportunities: Step<{
         $push: {
           transfers: { from: input.userId, to, at: input.now, deactivationId: input.runId },
         },
+        // The same run id at the top level, so the count below is an equality FerretDB v1
+        // pushes down rather than a scan of every opportunity (see the model).
+        $addToSet: { transferDeactivationIds: input.runId },
       },
     );
   }
   const transferred = await models.opportunities.countDocuments({
-    'transfers.deactivationId': input.runId,
+    transferDeactivationIds: input.runId,
   });
   return { transferred, to, retained: 0 };
 };

@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { FlowProducer, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ulid } from 'ulid';
+import { createApiKey } from '../../src/auth/api-key-repository';
+import { buildPlan } from '../../src/domain/deactivation-plan';
+import { runFlow } from '../../src/queues/deactivation-flow';
+import { queueNames } from '../../src/queues/queue-names';
+import { createPrivateRedis, type PrivateRedis } from '../../test/support/private-redis';
+import { newTag, openStore, row, sleep, waitFor, type Row } from '../support/common';
+import { seedDepartingUsers, seedOrg, type UserSize } from '../support/fixtures';
+import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
+
+const prefix = 'offboard';
+
+/** What one Redis holds and has done since the last CONFIG RESETSTAT. */
+interface Snapshot {
+  /** Commands served (INFO commandstats), without the bench's own INFO and CONFIG calls. */
+  commands: number;
+  usedMemory: number;
+  byCommand: Record<string, number>;
+}
+
+async function snapshot(redis: Redis): Promise<Snapshot> {
+  // Let replies and client buffers settle before reading memory.
+  await sleep(300);
+  const [stats, memory] = await Promise.all([redis.info('commandstats'), redis.info('memory')]);
+  const byCommand: Record<string, number> = {};
+  for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    const [, name = '', calls = '0'] = match;
+    if (name === 'info' || name === 'config') continue;
+    byCommand[name] = Number(calls);
+  }
+  const usedMemory = Number(/^used_memory:(\d+)/m.exec(memory)?.[1] ?? NaN);
+  const commands = Object.values(byCommand).reduce((sum, calls) => sum + calls, 0);
+  return { commands, usedMemory, byCommand };
+}
+
+/** The three moments of a measurement: before, with every flow pending, with every run done. */
+interface Measurement {
+  base: Snapshot;
+  pending: Snapshot;
+  completed: Snapshot;
+}
+
+/**
+ * Pauses the two deactivation queues (every process already connected and idle), resets the
+ * statistics, adds `runs` deactivations through `enqueue`, then resumes and waits for `done`.
+ */
+async function measure(
+  redisUrl: string,
+  runs: number,
+  enqueue: (index: number) => Promise<void>,
+  done: () => Promise<boolean>,
+): Promise<Measurement> {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const queues = [queueNames.runs, queueNames.steps].map(
+    (name) => new Queue(name, { connection: client, prefix }),
+  );
+  try {
+    await Promise.all(queues.map((queue) => queue.pause()));
+    await sleep(500);
+    await client.config('RESETSTAT');
+    const base = await snapshot(client);
+    for (let index = 0; index < runs; index += 1) await enqueue(index);
+    const pending = await snapshot(client);
+    await Promise.all(queues.map((queue) => queue.resume()));
+    await waitFor(done, 'every run to complete', 600_000, 50);
+    const completed = await snapshot(client);
+    return { base, pending, completed };
+  } finally {
+    await Promise.all(queues.map((queue) => queue.close()));
+    client.disconnect();
+  }
+}
+
+async function privateRedis(): Promise<PrivateRedis> {
+  const redis = await createPrivateRedis();
+  await redis.start();
+  return redis;
+}
+
+/** offboard: the API and worker processes on a private Redis, deactivations over HTTP. */
+async function offboardCost(
+  runs: number,
+  concurrency: number,
+  size: UserSize,
+): Promise<Measurement> {
+  const redis = await privateRedis();
+  const store = await openStore(`bench_redis_${newTag()}`);
+  const processes: BenchProcess[] = [];
+  try {
+    const org = await seedOrg(store.models, `org_bench_${newTag()}`);
+    const users = await seedDepartingUsers(store.models, org, runs, size);
+    const { key } = await createApiKey(store.models, {
+      name: 'bench',
+      scopes: ['*'],
+      orgIds: [org.orgId],
+    });
+    const options = {
+      mongoUrl: store.url,
+      redisUrl: redis.url,
+      prefix,
+      concurrency,
+      cpuProfDir: null,
+    };
+    const api = await startApi(options);
+    processes.push(api);
+    processes.push(await startWorker(options));
+    return await measure(
+      redis.url,
+      runs,
+      async (index) => {
+        const user = users[index];
+        if (!user) throw new Error('no user left to deactivate');
+        await postDeactivation(api.baseUrl, key, org.orgId, {
+          userId: user.userId,
+          actorId: org.adminId,
+        });
+      },
+      async () =>
+        (await store.models.deactivations.countDocuments({ status: 'completed' })) >= runs,
+    );
+  } finally {
+    await Promise.all(processes.map((p) => p.stop()));
+    await store.drop();
+    await redis.kill();
+  }
+}
+
+/**
+ * The floor: the very flow offboard adds (src/queues/deactivation-flow.ts runFlow: a parent and
+ * its five step jobs, same names, data, job ids and options), added with a FlowProducer and run
+ * by workers with no-op processors at the same concurrency, on a private Redis.
+ */
+async function floorCost(runs: number, concurrency: number): Promise<Measurement> {
+  const redis = await privateRedis();
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const flows = new FlowProducer({ connection, prefix });
+  let completedRuns = 0;
+  const workers = [
+    new Worker(queueNames.runs, () => Promise.resolve(null), { connection, prefix, concurrency }),
+    new Worker(queueNames.steps, () => Promise.resolve(null), { connection, prefix, concurrency }),
+  ];
+  workers[0]?.on('completed', () => (completedRuns += 1));
+  try {
+    await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+    const plan = buildPlan({
+      userKind: 'employee',
+      allowReactivationOnPurchase: false,
+      cutoff: new Date(),
+      target: { to: 'usr_leader', teamId: 'team_1' },
+      teamIds: ['team_1'],
+      counts: {
+        'revoke-tokens': 10,
+        'cancel-subscriptions': 2,
+        'transfer-opportunities': 10,
+        'remove-from-teams': 1,
+        'blocklist-email': 1,
+      },
+    });
+    return await measure(
+      redis.url,
+      runs,
+      async (index) => {
+        const run = { _id: ulid(), orgId: 'org_bench', userId: `usr_bench_${index}`, plan };
+        await flows.add(runFlow(run, randomUUID()));
+      },
+      () => Promise.resolve(completedRuns >= runs),
+    );
+  } finally {
+    await Promise.all(workers.map((worker) => worker.close()));
+    await flows.close();
+    connection.disconnect();
+    await redis.kill();
+  }
+}
+
+export interface RedisCostRaw {
+  runs: number;
+  offboard: Measurement;
+  floor: Measurement;
+}
+
+export async function redisCostScenario(options: {
+  runs: number;
+  concurrency: number;
+  size: UserSize;
+}): Promise<{ rows: Row[]; raw: RedisCostRaw }> {
+  const { runs, concurrency } = options;
+  const offboard = await offboardCost(runs, concurrency, options.size);
+  const floor = await floorCost(runs, concurrency);
+  const per = (
+    m: Measurement,
+    phase: 'pending' | 'completed',
+    what: 'commands' | 'memory',
+  ): number =>
+    what === 'commands'
+      ? (m[phase].commands - m.base.commands) / runs
+      : (m[phase].usedMemory - m.base.usedMemory) / runs;
+  return {
+    rows: [
+      row(
+        'Redis cost',
+        'commands per deactivation, pending',
+        'cmds',
+        per(offboard, 'pending', 'commands'),
+        per(floor, 'pending', 'commands'),
+        '<=',
+        1.1,
+      ),
+      row(
+        'Redis cost',
+        'commands per deactivation, completed',
+        'cmds',
+        per(offboard, 'completed', 'commands'),
+        per(floor, 'completed', 'commands'),
+        '<=',
+        1.1,
+      ),
+      row(
+        'Redis cost',
+        'memory per deactivation, pending',
+        'bytes',
+        per(offboard, 'pending', 'memory'),
+        per(floor, 'pending', 'memory'),
+        '<=',
+        1.2,
+      ),
+      row(
+        'Redis cost',
+        'memory per deactivation, completed',
+        'bytes',
+        per(offboard, 'completed', 'memory'),
+        per(floor, 'completed', 'memory'),
+        '<=',
+        1.2,
+      ),
+    ],
+    raw: { runs, offboard, floor },
+  };
+}

@@ -1,0 +1,177 @@
+import type { Db } from 'mongodb';
+import { ulid } from 'ulid';
+import { newRun } from '../../src/deactivation/request-deactivation';
+import { buildPlan } from '../../src/domain/deactivation-plan';
+import { hashEmail, normalizeEmail } from '../../src/domain/email';
+import { stepNames, type StepName } from '../../src/domain/step-names';
+import { cancellableSubscriptionStatuses } from '../../src/models/subscription.model';
+import type { BenchOrg, DepartingUser } from './fixtures';
+
+/**
+ * The floor of one deactivation: the database writes offboard issues for it, issued directly
+ * with the mongodb driver, one after the other, with the same filters and updates as
+ * src/deactivation/request-deactivation.ts, src/workers/deactivation/process-step-job.ts,
+ * src/workers/steps/*.step.ts and src/workers/deactivation/process-run-job.ts:
+ *
+ * - insert the run; switch the user to `inactive` (conditional on `active`);
+ * - per step: mark the step running (`$inc` attempts), the step's own write, record the result;
+ * - the parent: one audit upsert per event type, then the run `completed`.
+ *
+ * Not issued: every read offboard does (the request's assessment, each step's reads of the run and
+ * user, the counts that make step results idempotent), and nothing of Redis. Those are what the
+ * ratio charges to offboard.
+ */
+export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUser): Promise<void> {
+  const now = new Date();
+  const { orgId, adminId: actorId } = org;
+  const { userId } = user;
+  const plan = buildPlan({
+    userKind: 'employee',
+    allowReactivationOnPurchase: false,
+    cutoff: now,
+    target: { to: org.leaderId, teamId: user.teamIds[0] ?? '' },
+    teamIds: user.teamIds,
+    counts: {
+      'revoke-tokens': user.size.tokens,
+      'cancel-subscriptions': user.size.subscriptions,
+      'transfer-opportunities': user.size.opportunities,
+      'remove-from-teams': user.size.teams,
+      'blocklist-email': 1,
+    },
+  });
+  const run = newRun(
+    { orgId, userId, actorId, source: 'api' },
+    { _id: userId, orgId, reactivatedAt: null },
+    plan,
+    now,
+  );
+  const runId = run._id;
+  const runs = db.collection<{ _id: string }>('deactivations');
+  await runs.insertOne(run);
+  await db.collection<{ _id: string }>('users').updateOne(
+    { _id: userId, orgId, status: 'active' },
+    {
+      $set: {
+        status: 'inactive',
+        deactivatedAt: now,
+        deactivatedBy: actorId,
+        deactivationId: runId,
+        allowReactivationOnPurchase: false,
+      },
+    },
+  );
+
+  const stepWrites: Record<StepName, () => Promise<Record<string, unknown>>> = {
+    'revoke-tokens': async () => {
+      await db.collection('tokens').updateMany(
+        { userId, orgId, revokedAt: null, issuedAt: { $lte: plan.cutoff } },
+        {
+          $set: {
+            revokedAt: new Date(),
+            revokedReason: 'user_deactivated',
+            revokedByDeactivationId: runId,
+          },
+        },
+      );
+      return { revoked: user.size.tokens };
+    },
+    'cancel-subscriptions': async () => {
+      await db.collection('subscriptions').updateMany(
+        { userId, orgId, status: { $in: cancellableSubscriptionStatuses } },
+        {
+          $set: {
+            status: 'canceled',
+            canceledAt: new Date(),
+            cancelReason: 'user_deactivated',
+            cancelDeactivationId: runId,
+          },
+        },
+      );
+      return { canceled: user.size.subscriptions };
+    },
+    'transfer-opportunities': async () => {
+      const to = org.leaderId;
+      await db
+        .collection<{ transfers: object[]; transferDeactivationIds: string[] }>('opportunities')
+        .updateMany(
+          { ownerId: userId, orgId, status: 'open', 'transfers.deactivationId': { $ne: runId } },
+          {
+            $set: { ownerId: to },
+            $push: { transfers: { from: userId, to, at: new Date(), deactivationId: runId } },
+            $addToSet: { transferDeactivationIds: runId },
+          },
+        );
+      return { transferred: user.size.opportunities, to, retained: 0 };
+    },
+    'remove-from-teams': async () => {
+      await db
+        .collection<{ memberIds: string[] }>('teams')
+        .updateMany({ orgId, memberIds: userId }, { $pull: { memberIds: userId } });
+      return { teams: user.size.teams };
+    },
+    'blocklist-email': async () => {
+      await db.collection<{ _id: string }>('blocklist').updateOne(
+        { orgId, emailHash: hashEmail(user.email) },
+        {
+          $setOnInsert: {
+            _id: ulid(),
+            email: normalizeEmail(user.email),
+            reason: 'user_deactivated',
+            createdAt: now,
+            createdBy: actorId,
+            deactivationId: runId,
+          },
+        },
+        { upsert: true },
+      );
+      return { blocked: 1 };
+    },
+  };
+
+  const results: Record<string, unknown> = {};
+  for (const [index, step] of stepNames.entries()) {
+    if (!plan.steps[step]) continue;
+    const at = `steps.${index}`;
+    await runs.updateOne(
+      { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
+      { $set: { [`${at}.status`]: 'running', status: 'running' }, $inc: { [`${at}.attempts`]: 1 } },
+    );
+    const result = await stepWrites[step]();
+    results[step] = result;
+    await runs.updateOne(
+      { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
+      {
+        $set: {
+          [`${at}.status`]: 'completed',
+          [`${at}.result`]: result,
+          [`${at}.error`]: null,
+          [`${at}.completedAt`]: new Date(),
+        },
+      },
+    );
+  }
+
+  const completedAt = new Date();
+  const events = [
+    { type: 'user.deactivated', actorId, data: { deactivationId: runId, source: 'api' } },
+    { type: 'deactivation.completed', actorId, data: { deactivationId: runId, results } },
+    {
+      type: 'opportunities.transferred',
+      actorId,
+      data: { deactivationId: runId, to: org.leaderId, count: user.size.opportunities },
+    },
+  ];
+  for (const event of events) {
+    await db
+      .collection<{ _id: string }>('auditEvents')
+      .updateOne(
+        { _id: `${runId}.${event.type}` },
+        { $setOnInsert: { orgId, subjectId: userId, at: completedAt, ...event } },
+        { upsert: true },
+      );
+  }
+  await runs.updateOne(
+    { _id: runId, status: { $ne: 'completed' } },
+    { $set: { status: 'completed', completedAt } },
+  );
+}

@@ -1,0 +1,425 @@
+import { randomBytes } from 'node:crypto';
+import type { Connection } from 'mongoose';
+import { createApiKey } from '../src/auth/api-key-repository';
+import { hashEmail } from '../src/domain/email';
+import { connectMongo } from '../src/infra/mongo-connection';
+import { createModels, ensureIndexes, type Models } from '../src/models/create-models';
+import {
+  insertFixtures,
+  opportunityFixture,
+  orgFixture,
+  subscriptionFixture,
+  teamFixture,
+  tokenFixture,
+  userFixture,
+} from '../test/support/factories';
+import { killService, startWorkerProcess } from '../test/support/e2e-fixtures';
+import { freePort } from '../test/support/free-port';
+import { startServiceProcess, type ServiceProcess } from '../test/support/service-process';
+
+/** Operator credentials the drills' processes are started with. */
+export const drillOperator = { username: 'drill', password: 'drill-password' };
+
+/** One departing user of a drill and what they own. */
+export interface DrillUser {
+  userId: string;
+  email: string;
+}
+
+/** A drill's own organization in its own database on a store. */
+export interface DrillStore {
+  mongo: Connection;
+  models: Models;
+  dbName: string;
+  orgId: string;
+  actorId: string;
+  leaderId: string;
+  apiKey: string;
+  users: DrillUser[];
+  close: () => Promise<void>;
+}
+
+const tag = (): string => randomBytes(3).toString('hex');
+
+/**
+ * Seeds an organization with `runs` departing members, each with 3 tokens, 1 subscription,
+ * 2 open opportunities and a team of their own led by the leader (so every step has work).
+ * `brokenEvery` leaves every n-th user without an email: their blocklist step fails for good.
+ */
+export async function seedDrillStore(
+  mongoUrl: string,
+  runs: number,
+  options: { brokenEvery?: number } = {},
+): Promise<DrillStore> {
+  const dbName = `drill_${tag()}`;
+  const mongo = await connectMongo(mongoUrl, { dbName });
+  const models = createModels(mongo);
+  await ensureIndexes(models);
+  const org = orgFixture();
+  const actor = userFixture(org._id, { role: 'admin' });
+  const secondAdmin = userFixture(org._id, { role: 'admin' });
+  const leader = userFixture(org._id, { role: 'manager' });
+  await insertFixtures(models, { organizations: [org], users: [actor, secondAdmin, leader] });
+  const users: DrillUser[] = [];
+  for (let start = 0; start < runs; start += 200) {
+    const batch = Array.from({ length: Math.min(200, runs - start) }, (_, offset) => {
+      const index = start + offset;
+      const broken = options.brokenEvery !== undefined && index % options.brokenEvery === 0;
+      const user = userFixture(org._id);
+      return { user, broken, email: user.email ?? '' };
+    });
+    await insertFixtures(models, {
+      users: batch.map(({ user, broken }) => (broken ? { ...user, email: null } : user)),
+      teams: batch.map(({ user }) =>
+        teamFixture(org._id, { leaderId: leader._id, memberIds: [user._id] }),
+      ),
+      tokens: batch.flatMap(({ user }) => [0, 1, 2].map(() => tokenFixture(org._id, user._id))),
+      subscriptions: batch.map(({ user }) => subscriptionFixture(org._id, user._id)),
+      opportunities: batch.flatMap(({ user }) =>
+        [0, 1].map(() => opportunityFixture(org._id, user._id)),
+      ),
+    });
+    users.push(...batch.map(({ user, email }) => ({ userId: user._id, email })));
+  }
+  const { key } = await createApiKey(models, { name: 'drill', scopes: ['*'], orgIds: [org._id] });
+  return {
+    mongo,
+    models,
+    dbName,
+    orgId: org._id,
+    actorId: actor._id,
+    leaderId: leader._id,
+    apiKey: key,
+    users,
+    close: async () => {
+      await mongo.dropDatabase();
+      await mongo.close();
+    },
+  };
+}
+
+/** The environment of a drill's processes: fast stall detection and reconciliation. */
+export function drillEnv(
+  mongoUrl: string,
+  dbName: string,
+  redisUrl: string,
+): Record<string, string> {
+  const url = new URL(mongoUrl);
+  url.pathname = `/${dbName}`;
+  return {
+    MONGO_URL: url.toString(),
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `drill${tag()}`,
+    LOG_LEVEL: 'warn',
+    WORKER_CONCURRENCY: '8',
+    WORKER_LOCK_DURATION_MS: '5000',
+    RECONCILE_INTERVAL_MS: '2000',
+    RECONCILE_GRACE_MS: '3000',
+    SHUTDOWN_TIMEOUT_MS: '15000',
+    DASHBOARD_USERNAME: drillOperator.username,
+    DASHBOARD_PASSWORD: drillOperator.password,
+  };
+}
+
+/** The API process and the worker processes of a drill. */
+export interface DrillProcesses {
+  api: ServiceProcess;
+  workers: ServiceProcess[];
+  /** Worker processes started to replace ones that died. */
+  restarts: () => number;
+  close: () => Promise<void>;
+}
+
+const alive = (service: ServiceProcess): boolean =>
+  service.child.exitCode === null && service.child.signalCode === null;
+
+/**
+ * Starts the API and `workerCount` workers, and supervises the workers the way a process
+ * manager would: one that dies (killed, or exiting because a dependency was away at start-up)
+ * is replaced within half a second.
+ */
+export async function startDrillProcesses(
+  apiEnv: Record<string, string>,
+  workerEnv: Record<string, string>,
+  workerCount: number,
+): Promise<DrillProcesses> {
+  const api = await startServiceProcess('api-main', apiEnv, await freePort());
+  const workers: ServiceProcess[] = [];
+  let restarted = 0;
+  for (let index = 0; index < workerCount; index += 1) {
+    workers.push(await startWorkerProcess(workerEnv));
+  }
+  let supervising = true as boolean;
+  const supervisor = (async () => {
+    while (supervising) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const missing = workerCount - workers.filter(alive).length;
+      for (let index = 0; index < missing; index += 1) {
+        workers.push(await startWorkerProcess(workerEnv));
+        restarted += 1;
+      }
+    }
+  })();
+  return {
+    api,
+    workers,
+    restarts: () => restarted,
+    close: async () => {
+      supervising = false;
+      await supervisor;
+      for (const service of [api, ...workers]) await killService(service);
+    },
+  };
+}
+
+/** What the submitting client saw. */
+export interface Submission {
+  /** Run id per user, for every request the service accepted (202, or 503 naming the run). */
+  runIds: Map<string, string>;
+  /** Answers 500–599 other than 503: what a drill must never see. */
+  serverErrors: number;
+  unavailable: number;
+  /** The first few 5xx answers other than 503, for the report. */
+  errorSamples: string[];
+}
+
+interface Answer {
+  status: number;
+  body: { id?: string; error?: { code?: string; details?: { deactivationId?: string } } } | null;
+}
+
+/**
+ * Posts one deactivation per user, `concurrency` at a time, the way a careful client does: a
+ * 503 that names the run means it is recorded; any other 503, a refused connection or a 5xx is
+ * retried; a 409 after such a retry means an earlier attempt got through, so the run is read
+ * from the store.
+ */
+export async function submitAll(
+  baseUrl: string,
+  store: DrillStore,
+  users: DrillUser[],
+  options: { concurrency?: number; onProgress?: (done: number) => void } = {},
+): Promise<Submission> {
+  const submission: Submission = {
+    runIds: new Map(),
+    serverErrors: 0,
+    unavailable: 0,
+    errorSamples: [],
+  };
+  let next = 0;
+  let done = 0;
+  const post = async (user: DrillUser): Promise<Answer | null> => {
+    try {
+      const response = await fetch(`${baseUrl}/v1/orgs/${store.orgId}/deactivations`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${store.apiKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ userId: user.userId, actorId: store.actorId }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await response.text();
+      const body = text.startsWith('{') ? (JSON.parse(text) as Answer['body']) : null;
+      return { status: response.status, body };
+    } catch {
+      return null;
+    }
+  };
+  const one = async (user: DrillUser): Promise<void> => {
+    for (let attempt = 0; ; attempt += 1) {
+      const answer = await post(user);
+      if (answer?.status === 202 && answer.body?.id) {
+        submission.runIds.set(user.userId, answer.body.id);
+        return;
+      }
+      const named = answer?.body?.error?.details?.deactivationId;
+      if (answer?.status === 503) submission.unavailable += 1;
+      else if (answer !== null && answer.status >= 500) {
+        submission.serverErrors += 1;
+        if (submission.errorSamples.length < 3) {
+          submission.errorSamples.push(`${answer.status} ${JSON.stringify(answer.body)}`);
+        }
+      }
+      if (answer?.status === 503 && named) {
+        submission.runIds.set(user.userId, named);
+        return;
+      }
+      if (answer?.status === 409 && attempt > 0) {
+        const run = await store.models.deactivations
+          .findOne({ userId: user.userId })
+          .sort({ createdAt: -1 })
+          .lean();
+        if (run) {
+          submission.runIds.set(user.userId, run._id);
+          return;
+        }
+      }
+      if (answer !== null && answer.status < 500 && answer.status !== 409) {
+        throw new Error(
+          `POST for ${user.userId} answered ${answer.status}: ${JSON.stringify(answer.body)}`,
+        );
+      }
+      if (attempt > 600) throw new Error(`POST for ${user.userId} never got through`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  };
+  const lanes = Array.from({ length: options.concurrency ?? 8 }, async () => {
+    while (next < users.length) {
+      const user = users[next];
+      next += 1;
+      if (user) await one(user);
+      done += 1;
+      options.onProgress?.(done);
+    }
+  });
+  await Promise.all(lanes);
+  return submission;
+}
+
+/** Waits until every run is completed or `timeoutMs` passes; returns how many completed. */
+export async function waitForRuns(
+  store: DrillStore,
+  runCount: number,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let completed = 0;
+    try {
+      completed = await store.models.deactivations.countDocuments({ status: 'completed' });
+    } catch {
+      // the store may be the fault under drill
+    }
+    if (completed >= runCount || Date.now() > deadline) return completed;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** What the store says after a drill. */
+export interface Verdict {
+  completed: number;
+  /** Runs not completed, or with an effect missing. */
+  lost: number;
+  /** Side effects applied more than once (transfers entries, blocklist entries, audit events). */
+  duplicated: number;
+  problems: string[];
+}
+
+/**
+ * Checks the store, not the logs: for every run, the user's tokens all revoked by it, every
+ * subscription canceled by it, every opportunity moved to the leader with exactly one
+ * `transfers` entry for it, the user out of their team, one blocklist entry, one audit event of
+ * each type, and the run `completed`.
+ */
+export async function verifyStore(store: DrillStore, submission: Submission): Promise<Verdict> {
+  const { models, orgId } = store;
+  const verdict: Verdict = { completed: 0, lost: 0, duplicated: 0, problems: [] };
+  const [runs, tokens, subscriptions, opportunities, teams, blocklist, events] = await Promise.all([
+    models.deactivations.find({ orgId }).lean(),
+    models.tokens.find({ orgId }).lean(),
+    models.subscriptions.find({ orgId }).lean(),
+    models.opportunities.find({ orgId }).lean(),
+    models.teams.find({ orgId }).lean(),
+    models.blocklist.find({ orgId }).lean(),
+    models.auditEvents.find({ orgId }).lean(),
+  ]);
+  const byUser = <T extends { userId?: string; ownerId?: string }>(
+    docs: T[],
+    key: (doc: T) => string | undefined,
+  ): Map<string, T[]> => {
+    const map = new Map<string, T[]>();
+    for (const doc of docs) {
+      const id = key(doc);
+      if (id !== undefined) map.set(id, [...(map.get(id) ?? []), doc]);
+    }
+    return map;
+  };
+  const runById = new Map(runs.map((run) => [run._id, run]));
+  const tokensOf = byUser(tokens, (doc) => doc.userId);
+  const subscriptionsOf = byUser(subscriptions, (doc) => doc.userId);
+  const transfersOf = new Map<string, number[]>();
+  for (const opportunity of opportunities) {
+    for (const entry of opportunity.transfers) {
+      const counts = transfersOf.get(entry.deactivationId) ?? [];
+      counts.push(
+        opportunity.transfers.filter((e) => e.deactivationId === entry.deactivationId).length,
+      );
+      transfersOf.set(entry.deactivationId, counts);
+    }
+  }
+  const eventCount = new Map<string, number>();
+  for (const event of events) {
+    const runId = (event.data as { deactivationId?: unknown }).deactivationId;
+    if (event.type === 'job.retried' || typeof runId !== 'string') continue;
+    const key = `${runId} ${event.type}`;
+    eventCount.set(key, (eventCount.get(key) ?? 0) + 1);
+  }
+  const blocklistOf = byUser(
+    blocklist.map((entry) => ({ ...entry, userId: entry.emailHash })),
+    (doc) => doc.userId,
+  );
+  const runsPerUser = byUser(runs, (doc) => doc.userId);
+
+  for (const user of store.users) {
+    const runId = submission.runIds.get(user.userId);
+    const run = runId === undefined ? undefined : runById.get(runId);
+    const problems: string[] = [];
+    if (!run) problems.push('no run');
+    else if (run.status !== 'completed') {
+      const errors = run.steps.flatMap((step) =>
+        step.error ? [`${step.name} (${step.attempts} attempts): ${step.error}`] : [],
+      );
+      problems.push(`run ${run.status}${errors.length > 0 ? ` [${errors.join('; ')}]` : ''}`);
+    }
+    if ((runsPerUser.get(user.userId) ?? []).length > 1) {
+      verdict.duplicated += 1;
+      problems.push('more than one run');
+    }
+    if (run) {
+      const own = tokensOf.get(user.userId) ?? [];
+      if (
+        own.length !== 3 ||
+        own.some((t) => t.revokedByDeactivationId !== run._id || !t.revokedAt)
+      ) {
+        problems.push('tokens not all revoked by the run');
+      }
+      const subs = subscriptionsOf.get(user.userId) ?? [];
+      if (
+        subs.length !== 1 ||
+        subs.some((s) => s.status !== 'canceled' || s.cancelDeactivationId !== run._id)
+      ) {
+        problems.push('subscription not canceled by the run');
+      }
+      const moved = transfersOf.get(run._id) ?? [];
+      if (moved.length < 2) problems.push(`opportunities transferred: ${moved.length} of 2`);
+      if (moved.some((count) => count > 1) || moved.length > 2) {
+        verdict.duplicated += 1;
+        problems.push('an opportunity transferred twice');
+      }
+      if (teams.some((team) => team.memberIds.includes(user.userId)))
+        problems.push('still in a team');
+      const entries = blocklistOf.get(hashEmail(user.email)) ?? [];
+      if (entries.length === 0) problems.push('no blocklist entry');
+      if (entries.length > 1) {
+        verdict.duplicated += 1;
+        problems.push('blocklisted twice');
+      }
+      for (const type of [
+        'user.deactivated',
+        'deactivation.completed',
+        'opportunities.transferred',
+      ]) {
+        const count = eventCount.get(`${run._id} ${type}`) ?? 0;
+        if (count === 0) problems.push(`no ${type} event`);
+        if (count > 1) {
+          verdict.duplicated += 1;
+          problems.push(`${count} ${type} events`);
+        }
+      }
+    }
+    if (run?.status === 'completed') verdict.completed += 1;
+    if (problems.some((problem) => !/twice|more than one|events$/.test(problem))) verdict.lost += 1;
+    if (problems.length > 0 && verdict.problems.length < 10) {
+      verdict.problems.push(`${user.userId}: ${problems.join(', ')}`);
+    }
+  }
+  return verdict;
+}

@@ -1,0 +1,89 @@
+/**
+ * `npm run drills [-- --runs 2000] [--only storm,redis-restart]`: real processes, real faults.
+ * Each drill prints one line; the command exits 1 when any run was lost or any side effect was
+ * applied twice, or when the API answered a 5xx other than 503.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/config';
+import {
+  flakyNetwork,
+  operatorRetries,
+  redisFull,
+  redisRestart,
+  storeOutage,
+  workerKillStorm,
+  type DrillContext,
+  type DrillReport,
+} from './drills';
+
+const drills = {
+  storm: workerKillStorm,
+  'redis-restart': redisRestart,
+  'store-outage': storeOutage,
+  'flaky-network': flakyNetwork,
+  'redis-full': redisFull,
+  'operator-retries': operatorRetries,
+} as const;
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '200' },
+    only: { type: 'string' },
+  },
+});
+
+const header = ['drill', 'runs', 'faults', 'completed', 'lost', 'duplicated', '5xx', '503s', 's'];
+
+function row(report: DrillReport): string[] {
+  return [
+    report.drill,
+    String(report.runs),
+    String(report.faults),
+    String(report.completed),
+    String(report.lost),
+    String(report.duplicated),
+    String(report.serverErrors),
+    String(report.unavailable),
+    String(report.seconds),
+  ];
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const runs = Number(values.runs);
+  const names = (values.only?.split(',') ?? Object.keys(drills)) as (keyof typeof drills)[];
+  const unknown = names.filter((name) => !(name in drills));
+  if (unknown.length > 0) throw new Error(`unknown drills: ${unknown.join(', ')}`);
+  const context: DrillContext = {
+    runs,
+    mongoUrl: config.mongoUrl,
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+  console.log(header.join(' | '));
+  const reports: DrillReport[] = [];
+  for (const name of names) {
+    const report = await drills[name](context);
+    reports.push(report);
+    console.log(row(report).join(' | '));
+  }
+  const dir = path.join(__dirname, '../bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'drills-latest.json'),
+    JSON.stringify({ date: new Date(), reports }, null, 2),
+  );
+  const bad = reports.filter(
+    (report) => report.lost > 0 || report.duplicated > 0 || report.serverErrors > 0,
+  );
+  console.log(
+    bad.length === 0 ? 'drills: nothing lost, nothing duplicated' : `drills: ${bad.length} failed`,
+  );
+  process.exit(bad.length === 0 ? 0 : 1);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
