@@ -242,15 +242,12 @@ export async function submitAll(
         submission.runIds.set(user.userId, named);
         return;
       }
-      if (answer?.status === 409 && attempt > 0) {
-        const run = await store.models.deactivations
-          .findOne({ userId: user.userId })
-          .sort({ createdAt: -1 })
-          .lean();
-        if (run) {
-          submission.runIds.set(user.userId, run._id);
-          return;
-        }
+      // A 409 naming the run: an earlier attempt got through (the user is switched and the run
+      // recorded). A 409 without one is a run still being written, or left half-way by an
+      // attempt that failed; a later retry finishes it.
+      if (answer?.status === 409 && named) {
+        submission.runIds.set(user.userId, named);
+        return;
       }
       if (answer !== null && answer.status < 500 && answer.status !== 409) {
         throw new Error(
@@ -369,7 +366,10 @@ export async function verifyStore(store: DrillStore, submission: Submission): Pr
       );
       problems.push(`run ${run.status}${errors.length > 0 ? ` [${errors.join('; ')}]` : ''}`);
     }
-    if ((runsPerUser.get(user.userId) ?? []).length > 1) {
+    // An abandoned run (its request stopped before switching the user) changed nothing.
+    if (
+      (runsPerUser.get(user.userId) ?? []).filter((other) => other.status !== 'failed').length > 1
+    ) {
       verdict.duplicated += 1;
       problems.push('more than one run');
     }

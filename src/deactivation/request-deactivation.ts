@@ -8,6 +8,9 @@ import type { User } from '../models/user.model';
 import { enqueueRun } from '../queues/deactivation-flow';
 import { assessDeactivation, type DeactivationRequest } from './assess-deactivation';
 
+/** A pending run this old whose user is still active was left half-way by its request. */
+const strandedAfterMs = 1_000;
+
 /** What accepting a deactivation needs. */
 export interface RequestDeactivationDeps {
   models: Models;
@@ -70,17 +73,29 @@ export async function requestDeactivation(
   const { models } = deps;
   const now = new Date();
   const { user, plan } = await assessDeactivation(models, request, now);
-  const run = newRun(request, user, plan, now);
+  let run = newRun(request, user, plan, now);
+  let adopted = false;
   try {
     await models.deactivations.insertMany([run]);
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) {
+    if ((error as { code?: number }).code !== 11000) throw error;
+    // The claim is taken. When it is this actor's own run, still pending and the user still
+    // active, an earlier attempt of this request stopped half-way (the store failed after the
+    // run was written): finish that acceptance instead of refusing the retry.
+    // Runs younger than a second belong to a request still racing this one: that one answers.
+    const existing = await models.deactivations.findOne({ claim: run.claim }).lean();
+    if (
+      existing?.status !== 'pending' ||
+      existing.actorId !== request.actorId ||
+      now.getTime() - existing.createdAt.getTime() < strandedAfterMs
+    ) {
       throw new AppError(
         'deactivation_in_progress',
         'A deactivation of this user is already under way',
       );
     }
-    throw error;
+    run = existing;
+    adopted = true;
   }
 
   const flipped = await models.users.updateOne(
@@ -96,9 +111,14 @@ export async function requestDeactivation(
     },
   );
   if (flipped.modifiedCount !== 1) {
-    // The user changed since the checks (deleted, or deactivated by another path).
-    await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
-    throw new AppError('already_inactive', 'The user is no longer active');
+    const current = await models.users.findOne({ _id: user._id, orgId: request.orgId }).lean();
+    // A retry of this request that adopted the run may have switched the user first.
+    const switchedForThisRun = current?.status === 'inactive' && current.deactivationId === run._id;
+    if (!switchedForThisRun) {
+      // The user changed since the checks (deleted, or deactivated by another path).
+      if (!adopted) await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
+      throw new AppError('already_inactive', 'The user is no longer active');
+    }
   }
   if (user.kind === 'employee' && user.role === 'admin') {
     // Two admins deactivated at once can both pass the count; the later one gives way.

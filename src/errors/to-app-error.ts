@@ -18,6 +18,8 @@ const unavailableMessages = [
   /OOM command not allowed/i, // Redis full under noeviction
   /Reached the max retries per request/i,
   /connection .* closed/i,
+  // FerretDB answering while the PostgreSQL under it is away.
+  /failed to connect to|dial error|connection refused/i,
   /does not allow operations .*disconnected|buffering timed out/i,
 ];
 

@@ -10,6 +10,7 @@ import {
 } from '../../src/api/schemas/deactivation-schemas';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-key-repository';
 import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
+import { newRun } from '../../src/deactivation/request-deactivation';
 import { hashEmail } from '../../src/domain/email';
 import { AppError } from '../../src/errors/app-error';
 import { stepNames } from '../../src/models/deactivation.model';
@@ -710,6 +711,43 @@ describe('409: state conflicts', () => {
     await expectUntouched(manager._id);
   });
 
+  it('a retry finishes a run its first attempt left half-way; another actor still gets 409', async () => {
+    const { orgId, admin, admin2, users } = await seedOrg((id) => [userFixture(id)]);
+    const user = users[0]!;
+    // What a store failure between writing the run and switching the user leaves behind.
+    const { plan } = await assessDeactivation(
+      h.models,
+      { orgId, userId: user._id, actorId: admin._id, source: 'api' },
+      new Date(),
+    );
+    const stranded = newRun(
+      { orgId, userId: user._id, actorId: admin._id, source: 'api' },
+      user,
+      plan,
+      new Date(Date.now() - 5_000),
+    );
+    await h.models.deactivations.insertMany([stranded]);
+
+    expectError(
+      await post(orgId, { userId: user._id, actorId: admin2._id }),
+      409,
+      'deactivation_in_progress',
+    );
+    expect(await userInDb(user._id)).toMatchObject({ status: 'active' });
+
+    const retry = await post(orgId, { userId: user._id, actorId: admin._id });
+    expect(retry.status).toBe(202);
+    expect(retry.body.id).toBe(stranded._id);
+    expect((await runsOf(user._id)).map((run) => run._id)).toEqual([stranded._id]);
+    expect(await userInDb(user._id)).toMatchObject({
+      status: 'inactive',
+      deactivationId: stranded._id,
+    });
+    expect(await (await runsQueue.getJob(`run-${stranded._id}`))?.getState()).toBe(
+      'waiting-children',
+    );
+  });
+
   it('deactivation_in_progress: the user is inactive with a pending run', async () => {
     const { orgId, admin, admin2, users } = await seedOrg((id) => [userFixture(id)]);
     const user = users[0]!;
@@ -1252,8 +1290,13 @@ describe('concurrent duplicates', () => {
       Array.from({ length: 50 }, () => post(orgId, { userId: user._id, actorId: admin._id })),
     );
     const statuses = responses.map((res) => res.status);
-    expect(statuses.filter((status) => status === 202)).toHaveLength(1);
-    expect(statuses.filter((status) => status === 409)).toHaveLength(49);
+    // One run: the first request accepts it; a duplicate arriving after it was written may
+    // be answered with that same run (a retry finishing a stranded acceptance), never another.
+    const acceptedIds = new Set(
+      responses.filter((r) => r.status === 202).map((r) => String(r.body.id)),
+    );
+    expect(acceptedIds.size).toBe(1);
+    expect(statuses.filter((status) => status !== 202 && status !== 409)).toEqual([]);
     for (const res of responses.filter((r) => r.status === 409)) {
       expect(['deactivation_in_progress', 'already_inactive']).toContain(res.body.error.code);
       expectError(res, 409, res.body.error.code as string);
