@@ -108,6 +108,14 @@ async function drill(
       }
     }
     for (const sample of submission.errorSamples) context.log(`${name}: API answered ${sample}`);
+    if (submission.serverErrors > 0) {
+      const failures = processes.api
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"request failed"'))
+        .slice(0, 3);
+      for (const line of failures) context.log(`${name}: API logged ${line.slice(0, 1_500)}`);
+    }
     return {
       drill: name,
       runs: context.runs,
@@ -238,12 +246,17 @@ export function flakyNetwork(context: DrillContext): Promise<DrillReport> {
       const redisUrl = new URL(env.REDIS_URL ?? '');
       const mongoUrl = new URL(env.MONGO_URL ?? '');
       const latency = (): number => between(1, 15);
-      const redisProxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port), {
-        latencyMs: latency,
-      });
-      const mongoProxy = await startTcpProxy(mongoUrl.hostname, Number(mongoUrl.port || 27017), {
-        latencyMs: latency,
-      });
+      const proxyOptions = { latencyMs: latency };
+      const redisProxy = await startTcpProxy(
+        redisUrl.hostname,
+        Number(redisUrl.port),
+        proxyOptions,
+      );
+      const mongoProxy = await startTcpProxy(
+        mongoUrl.hostname,
+        Number(mongoUrl.port || 27017),
+        proxyOptions,
+      );
       const proxied = { ...env };
       proxied.REDIS_URL = `redis://127.0.0.1:${redisProxy.port}`;
       const viaProxy = new URL(mongoUrl);
@@ -261,7 +274,7 @@ export function flakyNetwork(context: DrillContext): Promise<DrillReport> {
           faults += 1;
           await sleep(between(300, 1_500));
           await target.restore();
-          await sleep(between(1_000, 3_000));
+          await sleep(between(3_000, 6_000));
         }
       };
       return {

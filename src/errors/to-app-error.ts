@@ -11,15 +11,21 @@ const unavailableErrorNames = new Set([
   'MongoPoolClearedError',
 ]);
 
+/** Node's socket error codes: the connection to MongoDB or Redis broke. */
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
 const unavailableMessages = [
   /enableOfflineQueue/i, // ioredis producer while Redis is away
   /Connection is closed/i,
   /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/,
+  /socket has been ended|socket hang up/i,
   /OOM command not allowed/i, // Redis full under noeviction
   /Reached the max retries per request/i,
   /connection .* closed/i,
-  // FerretDB answering while the PostgreSQL under it is away.
-  /failed to connect to|dial error|connection refused/i,
+  // FerretDB answering while the PostgreSQL under it is away, stopping or starting.
+  /failed to connect to|dial error|connection refused|unexpected EOF/i,
+  /terminating connection|database system is (shutting down|starting up|in recovery)/i,
+  /server closed the connection|conn closed|broken pipe/i,
   /does not allow operations .*disconnected|buffering timed out/i,
 ];
 
@@ -38,8 +44,10 @@ export function toAppError(error: unknown): AppError {
     return new AppError('validation_failed', 'The request is not valid', { details: error.issues });
   }
   const { name, message } = describe(error);
+  const code = (error as { code?: unknown } | null)?.code;
   if (
     unavailableErrorNames.has(name) ||
+    (typeof code === 'string' && unavailableCodes.has(code)) ||
     unavailableMessages.some((pattern) => pattern.test(message))
   ) {
     return new AppError(

@@ -17,13 +17,26 @@ export interface TcpProxy {
  * before it).
  */
 function pipeWithLatency(from: net.Socket, to: net.Socket, latencyMs: () => number): void {
-  let last = 0;
+  // One ordered queue per direction, drained by one timer at a time: separate timers per chunk
+  // may fire out of order, which would corrupt the byte stream.
+  const queue: { due: number; chunk: Buffer }[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  const drain = (): void => {
+    timer = null;
+    for (let head = queue[0]; head !== undefined; head = queue[0]) {
+      const wait = head.due - Date.now();
+      if (wait > 0) {
+        timer = setTimeout(drain, wait);
+        return;
+      }
+      queue.shift();
+      if (!to.destroyed) to.write(head.chunk);
+    }
+  };
   from.on('data', (chunk: Buffer) => {
-    const due = Math.max(Date.now() + latencyMs(), last);
-    last = due;
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, due - Date.now());
+    const last = queue.at(-1)?.due ?? 0;
+    queue.push({ due: Math.max(Date.now() + latencyMs(), last), chunk });
+    if (timer === null) drain();
   });
 }
 

@@ -27,6 +27,30 @@ describe('error mapping', () => {
     );
   });
 
+  it('turns what the fault drills saw while the store was away into service_unavailable', () => {
+    const ferretDbLostPostgres = (message: string): Error =>
+      Object.assign(new Error(message), { name: 'MongoServerError' });
+    for (const error of [
+      ferretDbLostPostgres(
+        '[msg_update.go:117 handler.(*Handler).updateDocument] failed to connect to `user=postgres database=ferretdb`: dial error',
+      ),
+      ferretDbLostPostgres(
+        '[query_iterator.go:92 postgresql.(*queryIterator).Next] unexpected EOF',
+      ),
+      ferretDbLostPostgres('FATAL: terminating connection due to administrator command'),
+      Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' }),
+      Object.assign(new Error('connection 8 to 127.0.0.1:44157 closed'), {
+        name: 'MongoBulkWriteError',
+      }),
+    ]) {
+      expect([error.message, toAppError(error).code]).toEqual([
+        error.message,
+        'service_unavailable',
+      ]);
+    }
+    expect(toAppError(ferretDbLostPostgres('E11000 duplicate key error')).code).toBe('internal');
+  });
+
   it('turns zod failures into validation_failed with the issues', () => {
     const result = z.object({ a: z.string() }).safeParse({ a: 1 });
     expect(result.success).toBe(false);
