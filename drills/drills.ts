@@ -43,19 +43,32 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const between = (low: number, high: number): number => low + Math.random() * (high - low);
 
 /**
- * Runs `faults` one after the other, the k-th once k/(n+1) of the submissions are in (or when
- * they are all in), each after the one before has recovered.
+ * Submits every user's deactivation while `faults` run one after the other: the k-th once
+ * k/(n+1) of the submissions are in (or when they are all in), each after the one before has
+ * recovered. Resolves when both the submissions and the faults are done.
  */
-async function inSequence(
-  progress: { done: number },
-  total: number,
+async function submitDuringFaults(
+  processes: DrillProcesses,
+  store: DrillStore,
   faults: (() => Promise<void>)[],
-): Promise<void> {
-  for (const [index, fault] of faults.entries()) {
-    const threshold = Math.max(1, Math.floor(((index + 1) * total) / (faults.length + 1)));
-    while (progress.done < threshold) await sleep(50);
-    await fault();
-  }
+): Promise<Submission> {
+  const total = store.users.length;
+  let done = 0;
+  const script = (async () => {
+    for (const [index, fault] of faults.entries()) {
+      const threshold = Math.max(1, Math.floor(((index + 1) * total) / (faults.length + 1)));
+      while (done < threshold) await sleep(50);
+      await fault();
+    }
+  })();
+  const submission = await submitAll(processes.api.baseUrl, store, store.users, {
+    onProgress: (count) => {
+      done = count;
+    },
+  });
+  done = total;
+  await script;
+  return submission;
 }
 
 /** Generous: the faults slow everything down, and CI machines are small. */
@@ -170,15 +183,10 @@ export function redisRestart(context: DrillContext): Promise<DrillReport> {
       await sleep(2_000);
       await redis.start();
     };
-    const progress = { done: 0 };
-    const script = inSequence(progress, context.runs, [() => restart(false), () => restart(true)]);
-    const submission = await submitAll(processes.api.baseUrl, store, store.users, {
-      onProgress: (done) => {
-        progress.done = done;
-      },
-    });
-    progress.done = context.runs;
-    await script;
+    const submission = await submitDuringFaults(processes, store, [
+      () => restart(false),
+      () => restart(true),
+    ]);
     return { submission, faults };
   });
 }
@@ -201,18 +209,10 @@ export async function storeOutage(context: DrillContext): Promise<DrillReport> {
           if (what === 'ferretdb') await privateStore.startFerretDb();
           else await privateStore.startPostgres();
         };
-        const progress = { done: 0 };
-        const script = inSequence(progress, context.runs, [
+        const submission = await submitDuringFaults(processes, store, [
           () => outage('ferretdb'),
           () => outage('postgresql'),
         ]);
-        const submission = await submitAll(processes.api.baseUrl, store, store.users, {
-          onProgress: (done) => {
-            progress.done = done;
-          },
-        });
-        progress.done = context.runs;
-        await script;
         return { submission, faults };
       },
     );

@@ -1,9 +1,9 @@
-import { assertActorMayActOn } from '../domain/deactivation-policy';
 import { hashEmail } from '../domain/email';
 import { AppError } from '../errors/app-error';
 import type { Models } from '../models/create-models';
 import type { User } from '../models/user.model';
 import { claimOutcome, outcomeEventId } from './inactive-period';
+import { loadActedOnUser } from './load-acted-on-user';
 import { toUserView, type UserView } from './user-view';
 
 /** Who reactivates: a user through the API, or the purchase check (`system:purchase`). */
@@ -104,14 +104,7 @@ export async function reactivateUser(
   now: Date,
 ): Promise<UserView> {
   const { orgId, userId, actorId } = request;
-  const [orgExists, user, actor] = await Promise.all([
-    models.organizations.exists({ _id: orgId }),
-    models.users.findOne({ _id: userId, orgId }).lean(),
-    models.users.findOne({ _id: actorId, orgId }).lean(),
-  ]);
-  if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
-  if (!user) throw new AppError('not_found', `Unknown user ${userId}`);
-  assertActorMayActOn(actor, user);
+  const { user } = await loadActedOnUser(models, request);
 
   if (user.status === 'deleted') throw new AppError('user_deleted', 'The user has been deleted');
   if (user.status === 'active') throw new AppError('already_active', 'The user is already active');

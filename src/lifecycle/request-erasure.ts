@@ -1,11 +1,11 @@
 import type { FlowProducer } from 'bullmq';
-import { assertActorMayActOn } from '../domain/deactivation-policy';
 import { AppError } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
 import type { Models } from '../models/create-models';
 import type { User } from '../models/user.model';
 import { enqueueErasure } from '../queues/erasure-queue';
 import { claimOutcome, outcomeEventId } from './inactive-period';
+import { loadActedOnUser } from './load-acted-on-user';
 import { toUserView, type UserView } from './user-view';
 
 /** What accepting a deletion needs. */
@@ -65,15 +65,8 @@ export async function requestErasure(
 ): Promise<ErasureAccepted> {
   const { models } = deps;
   const { orgId, userId, actorId } = request;
-  const [orgExists, user, actor] = await Promise.all([
-    models.organizations.exists({ _id: orgId }),
-    models.users.findOne({ _id: userId, orgId }).lean(),
-    models.users.findOne({ _id: actorId, orgId }).lean(),
-  ]);
-  if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
-  if (!user) throw new AppError('not_found', `Unknown user ${userId}`);
-  assertActorMayActOn(actor, user);
-  if (actor?.role !== 'admin') {
+  const { user, actor } = await loadActedOnUser(models, request);
+  if (actor.role !== 'admin') {
     throw new AppError('actor_not_allowed', 'Only admins may delete users');
   }
   if (user.status === 'deleted' && user.deletedAt) {

@@ -30,6 +30,8 @@ export interface DashboardDeps {
 
 const pageSize = 100;
 
+type QueuesByName = ReadonlyMap<string, Queue>;
+
 /**
  * Records an operator's retry. Ids only: the queue, the job and the ids its data holds.
  */
@@ -57,9 +59,8 @@ async function auditRetry(models: Models, actorId: string, queue: Queue, job: Jo
  * audited, and so that only failed jobs are retried: a completed step's effects are done, and
  * the UI offers no retry for it either (`allowCompletedRetries: false`).
  */
-function retryRoutes(deps: DashboardDeps): Router {
+function retryRoutes(deps: DashboardDeps, byName: QueuesByName): Router {
   const router = Router();
-  const byName = new Map(deps.queues.map((queue) => [queue.name, queue]));
   const queueOf = (req: Request): Queue => {
     const queue = byName.get(String(req.params.queueName));
     if (!queue) throw new AppError('not_found', 'No such queue');
@@ -136,9 +137,8 @@ interface BoardJob {
  * `failedReason`: a step that failed, was retried and then completed would still show the
  * button. This corrects the flag from each job's real state before the UI sees it.
  */
-function completedJobsAreNotFailed(deps: DashboardDeps): Router {
+function completedJobsAreNotFailed(byName: QueuesByName): Router {
   const router = Router();
-  const byName = new Map(deps.queues.map((queue) => [queue.name, queue]));
   const stillFailed = async (queue: Queue | undefined, job: BoardJob): Promise<boolean> => {
     if (job.isFailed !== true || queue === undefined || job.id === undefined) return false;
     return (await queue.getJobState(job.id)) === 'failed';
@@ -193,9 +193,10 @@ export function queueDashboard(deps: DashboardDeps): Router {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'offboard queues' } },
   });
+  const byName: QueuesByName = new Map(deps.queues.map((queue) => [queue.name, queue]));
   const router = Router();
-  router.use(retryRoutes(deps));
-  router.use(completedJobsAreNotFailed(deps));
+  router.use(retryRoutes(deps, byName));
+  router.use(completedJobsAreNotFailed(byName));
   router.use(serverAdapter.getRouter() as Router);
   return router;
 }

@@ -87,8 +87,7 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
       `step completed: ${summary}`,
     );
     // What the operator sees in the dashboard: the step's effect and that it is done.
-    await job.log(summary);
-    await job.updateProgress(100);
+    await Promise.all([job.log(summary), job.updateProgress(100)]);
     return result;
   } catch (error) {
     const appError = toAppError(error);

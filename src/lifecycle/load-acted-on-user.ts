@@ -1,0 +1,25 @@
+import { assertActorMayActOn } from '../domain/deactivation-policy';
+import { AppError } from '../errors/app-error';
+import type { Models } from '../models/create-models';
+import type { User } from '../models/user.model';
+
+/**
+ * Loads the user an actor acts on and checks the actor rules shared by the lifecycle requests:
+ * 404 for an unknown organization or user, then the actor rules (403).
+ */
+export async function loadActedOnUser(
+  models: Models,
+  request: { orgId: string; userId: string; actorId: string },
+): Promise<{ user: User; actor: User }> {
+  const { orgId, userId, actorId } = request;
+  const [orgExists, user, actor] = await Promise.all([
+    models.organizations.exists({ _id: orgId }),
+    models.users.findOne({ _id: userId, orgId }).lean(),
+    models.users.findOne({ _id: actorId, orgId }).lean(),
+  ]);
+  if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
+  if (!user) throw new AppError('not_found', `Unknown user ${userId}`);
+  assertActorMayActOn(actor, user);
+  // assertActorMayActOn refuses a missing actor.
+  return { user, actor: actor as User };
+}
