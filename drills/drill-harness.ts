@@ -118,6 +118,14 @@ export function drillEnv(
     SHUTDOWN_TIMEOUT_MS: '15000',
     DASHBOARD_USERNAME: drillOperator.username,
     DASHBOARD_PASSWORD: drillOperator.password,
+    // The driver's own structured logs (topology, server selection, connections), when asked
+    // for: the processes get no other environment of the drill's.
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        (entry): entry is [string, string] =>
+          entry[0].startsWith('MONGODB_LOG_') && entry[1] !== undefined,
+      ),
+    ),
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -37,6 +37,8 @@ export interface DrillContext {
   runs: number;
   mongoUrl: string;
   log: (line: string) => void;
+  /** Where to write every process's whole output, for a post-mortem. */
+  outputDir?: string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -114,6 +116,13 @@ async function drill(
     const { submission, faults } = await body({ redis, store, processes, env });
     await waitForRuns(store, submission.runIds.size, completionTimeout(context.runs));
     const verdict = await verifyStore(store, submission);
+    if (context.outputDir !== undefined) {
+      mkdirSync(context.outputDir, { recursive: true });
+      for (const [index, service] of [processes.api, ...processes.workers].entries()) {
+        const file = `${name.replace(/\W+/g, '-')}-${index === 0 ? 'api' : `worker-${index}`}.log`;
+        writeFileSync(path.join(context.outputDir, file), service.output());
+      }
+    }
     if (verdict.problems.length > 0) {
       context.log(`${name}: ${verdict.problems.join('\n  ')}`);
       for (const service of [processes.api, ...processes.workers.slice(-2)]) {

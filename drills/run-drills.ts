@@ -31,6 +31,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '200' },
     only: { type: 'string' },
+    'output-dir': { type: 'string' },
   },
 });
 
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
     runs,
     mongoUrl: config.mongoUrl,
     log: (line) => process.stderr.write(`${line}\n`),
+    ...(values['output-dir'] === undefined ? {} : { outputDir: values['output-dir'] }),
   };
   console.log(header.join(' | '));
   const reports: DrillReport[] = [];

@@ -2,9 +2,10 @@ import { createMetricsApp } from '../api/admin/metrics-app';
 import { createApp } from '../api/app';
 import { loadConfig, type AppConfig } from '../config/config';
 import { seedDemo } from '../demo/seed-demo';
-import { connectMongo } from '../infra/mongo-connection';
+import { connectMongo, reopenMongo } from '../infra/mongo-connection';
 import { createRedisConnection } from '../infra/redis-connection';
 import { warnUnlessNoEviction } from '../infra/redis-eviction-policy';
+import { watchStoreMonitor } from '../infra/store-monitor-watchdog';
 import { createLogger, type Logger } from '../logging/logger';
 import { createServiceMetrics } from '../metrics/service-metrics';
 import { createModels, ensureIndexes, type Models } from '../models/create-models';
@@ -42,7 +43,13 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
   }
   const logger = createLogger(config);
   try {
-    const mongo = await connectMongo(config.mongoUrl, { maxPoolSize: config.mongoMaxPoolSize });
+    const mongoOptions = { maxPoolSize: config.mongoMaxPoolSize };
+    const mongo = await connectMongo(config.mongoUrl, mongoOptions);
+    const storeWatchdog = watchStoreMonitor(
+      mongo,
+      () => reopenMongo(mongo, config.mongoUrl, mongoOptions),
+      { logger },
+    );
     const models = createModels(mongo);
     await ensureIndexes(models);
     if (roles.seedWhenEmpty || config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
@@ -84,7 +91,13 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
         redis.disconnect();
       },
     });
-    closables.push({ name: 'mongodb', close: () => mongo.close() });
+    closables.push({
+      name: 'mongodb',
+      close: () => {
+        storeWatchdog.stop();
+        return mongo.close();
+      },
+    });
     installShutdown(closables, logger, config.shutdownTimeoutMs);
   } catch (error) {
     logger.fatal({ err: error }, 'start-up failed');
