@@ -40,10 +40,11 @@ export interface DrillStore {
 }
 
 const tag = (): string => randomBytes(3).toString('hex');
+const teamSize = 5;
 
 /**
  * Seeds an organization with `runs` departing members, each with 3 tokens, 1 subscription,
- * 2 open opportunities and a team of their own led by the leader (so every step has work).
+ * 2 open opportunities, in teams of five led by the leader (so every step has work).
  * `brokenEvery` leaves every n-th user without an email: their blocklist step fails for good.
  */
 export async function seedDrillStore(
@@ -70,8 +71,14 @@ export async function seedDrillStore(
     });
     await insertFixtures(models, {
       users: batch.map(({ user, broken }) => (broken ? { ...user, email: null } : user)),
-      teams: batch.map(({ user }) =>
-        teamFixture(org._id, { leaderId: leader._id, memberIds: [user._id] }),
+      // Teams of five: teammates leave at the same time, so their runs write one team at once.
+      teams: Array.from({ length: Math.ceil(batch.length / teamSize) }, (_, team) =>
+        teamFixture(org._id, {
+          leaderId: leader._id,
+          memberIds: batch
+            .slice(team * teamSize, (team + 1) * teamSize)
+            .map(({ user }) => user._id),
+        }),
       ),
       tokens: batch.flatMap(({ user }) => [0, 1, 2].map(() => tokenFixture(org._id, user._id))),
       subscriptions: batch.map(({ user }) => subscriptionFixture(org._id, user._id)),

@@ -25,7 +25,7 @@ const unavailableMessages = [
   // FerretDB answering while the PostgreSQL under it is away, stopping or starting.
   /failed to connect to|dial error|connection refused|unexpected EOF/i,
   /terminating connection|database system is (shutting down|starting up|in recovery)/i,
-  /server closed the connection|conn closed|broken pipe/i,
+  /server closed the connection|conn closed|broken pipe|connection reset by peer/i,
   /does not allow operations .*disconnected|buffering timed out/i,
 ];
 

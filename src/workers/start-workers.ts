@@ -2,6 +2,7 @@ import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '../config/config';
 import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
+import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
@@ -49,12 +50,12 @@ export const declaredJobs = {
 
 function buildRegistry(
   deps: WorkerDeps,
-  queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue },
+  queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue; locks: KeyedLock },
 ): JobRegistry {
-  const { flows, runsQueue, bulkQueue } = queues;
+  const { flows, runsQueue, bulkQueue, locks } = queues;
   const { models, logger, config, metrics } = deps;
   const step = (job: Job): Promise<unknown> =>
-    processStepJob(job as Job<StepJobData>, { models, logger, metrics });
+    processStepJob(job as Job<StepJobData>, { models, logger, metrics, locks });
   return {
     [queueNames.runs]: {
       deactivate: (job) => processRunJob(job as Job<RunJobData>, { models, logger, metrics }),
@@ -92,7 +93,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const maintenance = new Queue(queueNames.maintenance, { connection, prefix });
   const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
   const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
-  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue });
+  const locks = createRedisLock(connection, { prefix });
+  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
   assertRegistryComplete(registry, declaredJobs);
 
   // Schedulers live in Redis. Upserting them at start and again whenever the connection comes

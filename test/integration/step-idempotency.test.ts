@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { createRedisLock, type KeyedLock } from '../../src/infra/redis-lock';
 import type { Models } from '../../src/models/create-models';
 import { stepNames, type Deactivation, type StepName } from '../../src/models/deactivation.model';
 import type { Opportunity } from '../../src/models/opportunity.model';
@@ -16,7 +18,7 @@ import {
   userFixture,
 } from '../support/factories';
 import { acceptWithoutQueue } from '../support/run-helpers';
-import { openTestStore, uniqueName, type TestStore } from '../support/test-env';
+import { openTestStore, redisUrl, uniqueName, type TestStore } from '../support/test-env';
 
 /**
  * Two databases: fixtures with the same ids and runs with the same id and plan go into both, so
@@ -25,11 +27,16 @@ import { openTestStore, uniqueName, type TestStore } from '../support/test-env';
  */
 let storeA: TestStore;
 let storeB: TestStore;
+let redis: Redis;
+let locks: KeyedLock;
 beforeAll(async () => {
   [storeA, storeB] = await Promise.all([openTestStore('stepsA'), openTestStore('stepsB')]);
+  redis = new Redis(redisUrl);
+  locks = createRedisLock(redis, { prefix: uniqueName('locks') });
 });
 afterAll(async () => {
   await Promise.all([storeA.close(), storeB.close()]);
+  await redis.quit();
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -158,7 +165,7 @@ function invoke(models: Models, run: Deactivation, step: StepName): Promise<unkn
       apply: true,
       now: new Date(),
     },
-    { models },
+    { models, locks },
   );
 }
 
@@ -422,5 +429,41 @@ describe('property: repeated and interleaved step calls', () => {
       }),
       { numRuns: 15 },
     );
+  });
+});
+
+describe('runs sharing a team', () => {
+  it('members of one team leaving at the same moment all leave it', async () => {
+    const { models } = storeA;
+    const org = orgFixture();
+    const actor = userFixture(org._id, { role: 'admin' });
+    const leader = userFixture(org._id, { role: 'manager' });
+    const members = Array.from({ length: 12 }, () => userFixture(org._id));
+    const team = teamFixture(org._id, {
+      leaderId: leader._id,
+      memberIds: [leader._id, ...members.map((member) => member._id)],
+    });
+    await insertFixtures(models, {
+      organizations: [org],
+      users: [actor, leader, ...members],
+      teams: [team],
+    });
+    const now = new Date();
+    const runs = await Promise.all(
+      members.map((member) =>
+        acceptWithoutQueue(
+          models,
+          { orgId: org._id, userId: member._id, actorId: actor._id, source: 'bulk' },
+          now,
+          `run_${uniqueName('team')}`,
+        ),
+      ),
+    );
+
+    const results = await Promise.all(runs.map((run) => invoke(models, run, 'remove-from-teams')));
+
+    const after = await models.teams.findById(team._id).lean();
+    expect(after?.memberIds).toEqual([leader._id]);
+    expect(results).toEqual(runs.map(() => ({ teams: 1 })));
   });
 });

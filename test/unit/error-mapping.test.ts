@@ -38,6 +38,9 @@ describe('error mapping', () => {
         '[query_iterator.go:92 postgresql.(*queryIterator).Next] unexpected EOF',
       ),
       ferretDbLostPostgres('FATAL: terminating connection due to administrator command'),
+      ferretDbLostPostgres(
+        '[collection.go:109 postgresql.(*collection).Query] read tcp 127.0.0.1:34832->127.0.0.1:36083: read: connection reset by peer',
+      ),
       Object.assign(new Error('This socket has been ended by the other party'), { code: 'EPIPE' }),
       Object.assign(new Error('connection 8 to 127.0.0.1:44157 closed'), {
         name: 'MongoBulkWriteError',

@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { AppError } from '../../errors/app-error';
 import { toAppError } from '../../errors/to-app-error';
+import type { KeyedLock } from '../../infra/redis-lock';
 import type { Logger } from '../../logging/logger';
 import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
@@ -14,6 +15,7 @@ export interface StepJobDeps {
   models: Models;
   logger: Logger;
   metrics: ServiceMetrics;
+  locks: KeyedLock;
 }
 
 function isFinalAttempt(job: Job, error: AppError): boolean {
@@ -26,7 +28,7 @@ function isFinalAttempt(job: Job, error: AppError): boolean {
  * so a retry or a re-queued flow never repeats finished work.
  */
 export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): Promise<unknown> {
-  const { models, logger, metrics } = deps;
+  const { models, logger, metrics, locks } = deps;
   const { runId, step, requestId } = job.data;
   const index = stepNames.indexOf(step);
   const run = await models.deactivations.findById(runId).lean();
@@ -67,7 +69,7 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
         apply: user?.status === 'inactive' && user.deactivationId === runId,
         now: new Date(),
       },
-      { models },
+      { models, locks },
     );
     await models.deactivations.updateOne(
       { _id: runId, [`${at}.status`]: { $ne: 'completed' } },

@@ -1,3 +1,4 @@
+import type { KeyedLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
 import type { DeactivationPlan } from '../../models/deactivation.model';
 
@@ -19,6 +20,8 @@ export interface StepInput {
 /** What a step needs besides its input. */
 export interface StepDeps {
   models: Models;
+  /** For the documents several runs write: FerretDB v1 loses concurrent updates of one. */
+  locks: KeyedLock;
 }
 
 /**
