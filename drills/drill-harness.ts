@@ -239,6 +239,7 @@ export async function submitAll(
     }
   };
   const one = async (user: DrillUser): Promise<void> => {
+    let last = 'none (every attempt failed or timed out)';
     for (let attempt = 0; ; attempt += 1) {
       const answer = await post(user);
       if (answer?.status === 202 && answer.body?.id) {
@@ -264,12 +265,28 @@ export async function submitAll(
         submission.runIds.set(user.userId, named);
         return;
       }
+      // `already_inactive` after a retry: an attempt whose answer never came (it timed out on
+      // our side) got through, and its run has finished already. The user names the run.
+      if (
+        attempt > 0 &&
+        answer?.status === 409 &&
+        answer.body?.error?.code === 'already_inactive'
+      ) {
+        const switched = await store.models.users.findById(user.userId).lean();
+        if (switched?.status === 'inactive' && switched.deactivationId) {
+          submission.runIds.set(user.userId, switched.deactivationId);
+          return;
+        }
+      }
       if (answer !== null && answer.status < 500 && answer.status !== 409) {
         throw new Error(
           `POST for ${user.userId} answered ${answer.status}: ${JSON.stringify(answer.body)}`,
         );
       }
-      if (attempt > 600) throw new Error(`POST for ${user.userId} never got through`);
+      if (answer !== null) last = `${answer.status} ${JSON.stringify(answer.body)}`;
+      if (attempt > 600) {
+        throw new Error(`POST for ${user.userId} never got through; last answer: ${last}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   };

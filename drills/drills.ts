@@ -116,13 +116,6 @@ async function drill(
     const { submission, faults } = await body({ redis, store, processes, env });
     await waitForRuns(store, submission.runIds.size, completionTimeout(context.runs));
     const verdict = await verifyStore(store, submission);
-    if (context.outputDir !== undefined) {
-      mkdirSync(context.outputDir, { recursive: true });
-      for (const [index, service] of [processes.api, ...processes.workers].entries()) {
-        const file = `${name.replace(/\W+/g, '-')}-${index === 0 ? 'api' : `worker-${index}`}.log`;
-        writeFileSync(path.join(context.outputDir, file), service.output());
-      }
-    }
     if (verdict.problems.length > 0) {
       context.log(`${name}: ${verdict.problems.join('\n  ')}`);
       for (const service of [processes.api, ...processes.workers.slice(-2)]) {
@@ -148,6 +141,13 @@ async function drill(
       ...verdict,
     };
   } finally {
+    if (context.outputDir !== undefined) {
+      mkdirSync(context.outputDir, { recursive: true });
+      for (const [index, service] of [processes.api, ...processes.workers].entries()) {
+        const file = `${name.replace(/\W+/g, '-')}-${index === 0 ? 'api' : `worker-${index}`}.log`;
+        writeFileSync(path.join(context.outputDir, file), service.output());
+      }
+    }
     await processes.close();
     await wiring.close();
     await redis.kill().catch(() => undefined);
