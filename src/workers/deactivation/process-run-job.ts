@@ -58,15 +58,17 @@ export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Pro
         ]
       : []),
   ];
-  // One upsert at a time rather than a bulkWrite: FerretDB v1 holds a connection per statement
-  // of an update command until the command ends.
-  for (const event of events) {
-    await models.auditEvents.updateOne(
-      { _id: `${runId}.${event.type}` },
-      { $setOnInsert: { orgId: run.orgId, subjectId: run.userId, at: now, ...event } },
-      { upsert: true },
-    );
-  }
+  // Separate upserts (at most three, each its own document) rather than one bulkWrite: FerretDB
+  // v1 holds a connection per statement of an update command until the command ends.
+  await Promise.all(
+    events.map((event) =>
+      models.auditEvents.updateOne(
+        { _id: `${runId}.${event.type}` },
+        { $setOnInsert: { orgId: run.orgId, subjectId: run.userId, at: now, ...event } },
+        { upsert: true },
+      ),
+    ),
+  );
   const marked = await models.deactivations.updateOne(
     { _id: runId, status: { $ne: 'completed' } },
     { $set: { status: 'completed', completedAt: now } },
