@@ -45,11 +45,6 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
   try {
     const mongoOptions = { maxPoolSize: config.mongoMaxPoolSize };
     const mongo = await connectMongo(config.mongoUrl, mongoOptions);
-    const storeWatchdog = watchStoreMonitor(
-      mongo,
-      () => reopenMongo(mongo, config.mongoUrl, mongoOptions),
-      { logger },
-    );
     const models = createModels(mongo);
     await ensureIndexes(models);
     if (roles.seedWhenEmpty || config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
@@ -60,6 +55,16 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
     const redis = createRedisConnection(config.redisUrl, 'producer');
     const producers = createProducers(redis, config.queuePrefix);
     const metrics = createServiceMetrics(producers.queues);
+    const storeWatchdog = watchStoreMonitor(
+      mongo,
+      () => reopenMongo(mongo, config.mongoUrl, mongoOptions),
+      {
+        logger,
+        onReopened: () => {
+          metrics.storeClientsReplaced.inc();
+        },
+      },
+    );
     await warnUnlessNoEviction(redis, logger);
     if (roles.api) {
       const app = createApp({

@@ -41,7 +41,12 @@ export interface StoreMonitorWatchdog {
 export function watchStoreMonitor(
   connection: Connection,
   reopen: () => Promise<void>,
-  options: { logger: Logger; stallMs?: number; checkEveryMs?: number },
+  options: {
+    logger: Logger;
+    stallMs?: number;
+    checkEveryMs?: number;
+    onReopened?: () => void;
+  },
 ): StoreMonitorWatchdog {
   const stallMs = options.stallMs ?? monitorStallMs;
   let lastEventAt = Date.now();
@@ -71,6 +76,7 @@ export function watchStoreMonitor(
       reopened += 1;
       listen();
       heard();
+      options.onReopened?.();
       options.logger.warn({ reopened }, 'store client replaced');
     } catch (error) {
       // The store may really be away: the next check tries again.

@@ -22,6 +22,7 @@ export interface ServiceMetrics {
   stepFailures: Counter<'step' | 'code'>;
   runs: Counter<'status'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
+  storeClientsReplaced: Counter;
 }
 
 /**
@@ -75,6 +76,11 @@ export function createServiceMetrics(queues: readonly Queue[]): ServiceMetrics {
       help: 'API request durations, by method, route template and status',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    storeClientsReplaced: new Counter({
+      name: 'offboard_store_clients_replaced_total',
+      help: 'MongoDB driver clients replaced because their server monitor stopped (see README)',
       registers: [registry],
     }),
   };

@@ -75,10 +75,12 @@ describe('the store monitor watchdog', () => {
   });
 
   it('replaces a client whose monitor is stuck, and the models work again', async () => {
+    let reported = 0;
     watchdog = watchStoreMonitor(mongo, () => reopenMongo(mongo, url, { dbName }), {
       logger: createLogger({ logLevel: 'silent' }),
       stallMs: 4_000,
       checkEveryMs: 250,
+      onReopened: () => (reported += 1),
     });
     wedgeMonitor(mongo);
     // An operation's network error marks the server unknown, and only the (stuck) monitor
@@ -91,6 +93,7 @@ describe('the store monitor watchdog', () => {
 
     await eventually(() => readable(models), 30_000, 'the store to answer through the models');
     expect(watchdog.reopened()).toBe(1);
+    expect(reported).toBe(1);
     const stillThere = await models.organizations.countDocuments({});
     expect(stillThere).toBe(1);
   }, 60_000);
