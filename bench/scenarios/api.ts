@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createApiKey } from '../../src/auth/api-key-repository';
 import { freePort } from '../../test/support/free-port';
 import {
   benchConfig,
@@ -15,7 +14,7 @@ import {
   waitFor,
   type Row,
 } from '../support/common';
-import { seedDepartingUsers, seedOrg, smallUser } from '../support/fixtures';
+import { seedDepartingUsers, seedOrg, smallUser, benchApiKey } from '../support/fixtures';
 import { postDeactivation, startApi } from '../support/stack';
 
 const root = path.join(__dirname, '../..');
@@ -111,11 +110,7 @@ export async function apiScenario(options: {
     const org = await seedOrg(store.models, `org_bench_${newTag()}`);
     const [previewed, deactivated] = await seedDepartingUsers(store.models, org, 2, smallUser);
     if (!previewed || !deactivated) throw new Error('seeding failed');
-    const { key } = await createApiKey(store.models, {
-      name: 'bench',
-      scopes: ['*'],
-      orgIds: [org.orgId],
-    });
+    const key = await benchApiKey(store.models, org.orgId);
     const api = await startApi({
       mongoUrl: store.url,
       redisUrl: benchConfig.redisUrl,

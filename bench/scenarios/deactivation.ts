@@ -1,5 +1,4 @@
 import { MongoClient } from 'mongodb';
-import { createApiKey } from '../../src/auth/api-key-repository';
 import { mapLimit } from '../../src/infra/map-limit';
 import {
   benchConfig,
@@ -18,6 +17,7 @@ import {
   type BenchOrg,
   type DepartingUser,
   type UserSize,
+  benchApiKey,
 } from '../support/fixtures';
 import { floorDeactivation } from '../support/floor-writes';
 import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
@@ -55,11 +55,7 @@ async function offboardStack(
   concurrency: number,
   cpuProfDir: string | null,
 ): Promise<{ baseUrl: string; apiKey: string; stop: () => Promise<void> }> {
-  const { key } = await createApiKey(store.models, {
-    name: 'bench',
-    scopes: ['*'],
-    orgIds: [org.orgId],
-  });
+  const key = await benchApiKey(store.models, org.orgId);
   const options = {
     mongoUrl: store.url,
     redisUrl: benchConfig.redisUrl,

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ulid } from 'ulid';
-import { createApiKey } from '../../src/auth/api-key-repository';
 import { buildPlan } from '../../src/domain/deactivation-plan';
 import { runFlow } from '../../src/queues/deactivation-flow';
 import { queueNames } from '../../src/queues/queue-names';
 import { createPrivateRedis, type PrivateRedis } from '../../test/support/private-redis';
 import { newTag, openStore, row, sleep, waitFor, type Row } from '../support/common';
-import { seedDepartingUsers, seedOrg, type UserSize } from '../support/fixtures';
+import { seedDepartingUsers, seedOrg, type UserSize, benchApiKey } from '../support/fixtures';
 import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
 
 const prefix = 'offboard';
@@ -92,11 +91,7 @@ async function offboardCost(
   try {
     const org = await seedOrg(store.models, `org_bench_${newTag()}`);
     const users = await seedDepartingUsers(store.models, org, runs, size);
-    const { key } = await createApiKey(store.models, {
-      name: 'bench',
-      scopes: ['*'],
-      orgIds: [org.orgId],
-    });
+    const key = await benchApiKey(store.models, org.orgId);
     const options = {
       mongoUrl: store.url,
       redisUrl: redis.url,
@@ -198,45 +193,24 @@ export async function redisCostScenario(options: {
     what === 'commands'
       ? (m[phase].commands - m.base.commands) / runs
       : (m[phase].usedMemory - m.base.usedMemory) / runs;
+  const targets = {
+    commands: { unit: 'cmds', limit: 1.1 },
+    memory: { unit: 'bytes', limit: 1.2 },
+  } as const;
   return {
-    rows: [
-      row(
-        'Redis cost',
-        'commands per deactivation, pending',
-        'cmds',
-        per(offboard, 'pending', 'commands'),
-        per(floor, 'pending', 'commands'),
-        '<=',
-        1.1,
+    rows: (['commands', 'memory'] as const).flatMap((what) =>
+      (['pending', 'completed'] as const).map((phase) =>
+        row(
+          'Redis cost',
+          `${what} per deactivation, ${phase}`,
+          targets[what].unit,
+          per(offboard, phase, what),
+          per(floor, phase, what),
+          '<=',
+          targets[what].limit,
+        ),
       ),
-      row(
-        'Redis cost',
-        'commands per deactivation, completed',
-        'cmds',
-        per(offboard, 'completed', 'commands'),
-        per(floor, 'completed', 'commands'),
-        '<=',
-        1.1,
-      ),
-      row(
-        'Redis cost',
-        'memory per deactivation, pending',
-        'bytes',
-        per(offboard, 'pending', 'memory'),
-        per(floor, 'pending', 'memory'),
-        '<=',
-        1.2,
-      ),
-      row(
-        'Redis cost',
-        'memory per deactivation, completed',
-        'bytes',
-        per(offboard, 'completed', 'memory'),
-        per(floor, 'completed', 'memory'),
-        '<=',
-        1.2,
-      ),
-    ],
+    ),
     raw: { runs, offboard, floor },
   };
 }

@@ -1,3 +1,4 @@
+import { createApiKey } from '../../src/auth/api-key-repository';
 import type { Models } from '../../src/models/create-models';
 import {
   opportunityFixture,
@@ -112,4 +113,10 @@ export async function seedDepartingUsers(
   await insertInSlices(models.subscriptions.collection, subscriptions);
   await insertInSlices(models.opportunities.collection, opportunities);
   return departing;
+}
+
+/** An all-scopes API key for the bench's organization; returns the secret. */
+export async function benchApiKey(models: Models, orgId: string): Promise<string> {
+  const { key } = await createApiKey(models, { name: 'bench', scopes: ['*'], orgIds: [orgId] });
+  return key;
 }
