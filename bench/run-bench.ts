@@ -76,7 +76,7 @@ function formatNumber(value: number): string {
   return value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
 }
 
-/** The table, as plain text and as markdown (for bench/PERFORMANCE.md). */
+/** The table, as plain text and as markdown (for the README's Performance section). */
 function table(rows: Row[], markdown: boolean): string {
   const header = ['scenario', 'offboard', 'floor', 'ratio', 'target', 'met'];
   const lines = rows.map((r) => [

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local services for development and tests: Redis, a private PostgreSQL cluster and FerretDB
-# v1.24.2 on top of it (DESIGN.md §6). Each service is reused when something already answers on
-# its port, so this is safe to call from `npm start`, jest's global setup and CI alike.
+# v1.24.2 on top of it (see docs/local-services.md). Each service is reused when something
+# already answers on its port, so this is safe to call from `npm start`, jest's global setup and
+# CI alike.
 #
 #   bash scripts/services.sh start [--quiet]   start (or reuse) all three, wait until they answer
 #   bash scripts/services.sh stop              stop what this script started

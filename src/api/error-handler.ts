@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
 
-/** The contract's error body (DESIGN.md §3). */
+/** The contract's error body (see docs/api.md). */
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }

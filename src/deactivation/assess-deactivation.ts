@@ -76,7 +76,7 @@ async function countEach(
 }
 
 /**
- * Applies the rules of DESIGN.md §1 to a batch of users and computes each accepted user's plan:
+ * Applies the rules of docs/rules.md to a batch of users and computes each accepted user's plan:
  * bulk deactivations and sweeps go through the very checks of a single request. Facts shared by
  * the batch (organization, actor, admins, teams) are read once; per-user facts are read by
  * equality on an indexed key, several at a time, because FerretDB v1 turns `$in` into a scan of

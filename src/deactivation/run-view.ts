@@ -1,6 +1,6 @@
 import type { Deactivation } from '../models/deactivation.model';
 
-/** A run as the API returns it (DESIGN.md §4). */
+/** A run as the API returns it (see docs/api.md). */
 export interface RunView {
   id: string;
   orgId: string;

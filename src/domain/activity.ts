@@ -1,4 +1,4 @@
-/** How recently a user logged in (DESIGN.md §1). */
+/** How recently a user logged in (see docs/rules.md). */
 export type Activity = 'active' | 'inactive' | 'never_logged_in';
 
 const dayMs = 24 * 60 * 60 * 1000;

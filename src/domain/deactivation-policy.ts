@@ -15,7 +15,7 @@ export interface PolicyFacts {
 }
 
 /**
- * Checks who may act on whom (DESIGN.md §1) for a deactivation; throws the refusal.
+ * Checks who may act on whom (docs/rules.md) for a deactivation; throws the refusal.
  * Actor rules come first (403), then the user's state (409).
  */
 export function assertMayDeactivate(facts: PolicyFacts): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** Trims and lower-cases an email: the one form stored and hashed (DESIGN.md §2). */
+/** Trims and lower-cases an email: the one form stored and hashed (see docs/data.md). */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }

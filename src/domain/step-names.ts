@@ -1,4 +1,4 @@
-/** The five steps of a deactivation, in their fixed order (DESIGN.md §2). */
+/** The five steps of a deactivation, in their fixed order (see docs/jobs.md). */
 export const stepNames = [
   'revoke-tokens',
   'cancel-subscriptions',

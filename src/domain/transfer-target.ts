@@ -20,7 +20,7 @@ export function orderTeams<T extends TeamForTransfer>(teams: readonly T[]): T[] 
 }
 
 /**
- * The transfer target of DESIGN.md §1: the leader of the user's first team; a user in no team
+ * The transfer target of docs/rules.md: the leader of the user's first team; a user in no team
  * goes to the leader of the organization's first team. A leader who is not active (or is the
  * user) does not count: the next team in the same order is taken. No such team → `null`, and
  * the opportunities stay where they are.

@@ -1,6 +1,6 @@
 /**
  * Every error the service can report, with how it maps to HTTP and whether a job may retry it.
- * Codes are part of the API contract (DESIGN.md §3): clients branch on them.
+ * Codes are part of the API contract (see docs/api.md): clients branch on them.
  */
 export const errorCodes = {
   validation_failed: { httpStatus: 400, retryable: false },

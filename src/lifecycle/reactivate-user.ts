@@ -54,7 +54,7 @@ async function finishReactivation(models: Models, user: User, at: Date): Promise
  * Ends the inactive period of `user` (as loaded, status `inactive`, no run in progress) with a
  * reactivation: claims the period by inserting the `user.reactivated` audit event under its
  * deterministic id, then lifts the blocklist entry and switches the user. Nothing else is
- * reverted (DESIGN.md §1): tokens, subscriptions, opportunities and teams stay as the
+ * reverted (docs/rules.md): tokens, subscriptions, opportunities and teams stay as the
  * deactivation left them.
  *
  * Of racing reactivations and deletions exactly one claim wins; `reactivatedAt` is the winning

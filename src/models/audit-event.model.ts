@@ -1,6 +1,6 @@
 import { Schema } from 'mongoose';
 
-/** An `auditEvents` document. Holds ids only, never personal data (DESIGN.md §1). */
+/** An `auditEvents` document. Holds ids only, never personal data (see docs/data.md). */
 export interface AuditEvent {
   _id: string;
   orgId: string;

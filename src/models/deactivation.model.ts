@@ -23,7 +23,7 @@ export interface StepRecord {
 
 /**
  * What the run will do, fixed when the request is accepted so that every step works from it
- * and steps can run in any order (DESIGN.md §1).
+ * and steps can run in any order (see docs/rules.md).
  */
 export interface DeactivationPlan {
   userKind: 'employee' | 'customer';

@@ -1,6 +1,6 @@
 import { Schema } from 'mongoose';
 
-/** Automatic inactivity sweeps of one organization (DESIGN.md §5). */
+/** Automatic inactivity sweeps of one organization (see docs/sweeps-and-bulks.md). */
 export interface SweepPolicy {
   enabled: boolean;
   inactiveDays: number;

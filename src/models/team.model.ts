@@ -22,7 +22,7 @@ export const teamSchema = new Schema<Team>(
   { collection: 'teams', versionKey: false },
 );
 
-// The transfer target walks an organization's teams in creation order (DESIGN.md §1).
+// The transfer target walks an organization's teams in creation order (docs/rules.md).
 teamSchema.index({ orgId: 1, createdAt: 1, _id: 1 });
 teamSchema.index({ memberIds: 1 });
 teamSchema.index({ leaderId: 1 });

@@ -34,9 +34,9 @@ export const userSchema = new Schema<User>(
     _id: { type: String, required: true },
     orgId: { type: String, required: true },
     kind: { type: String, enum: userKinds, required: true },
-    // Stored trimmed and lower-cased (DESIGN.md §2); absent once the user is erased.
+    // Stored trimmed and lower-cased (docs/data.md); absent once the user is erased.
     email: { type: String, trim: true, lowercase: true },
-    // SHA-256 of the normalized email: what survives erasure (DESIGN.md §1).
+    // SHA-256 of the normalized email: what survives erasure (docs/rules.md).
     emailHash: { type: String },
     firstName: { type: String },
     lastName: { type: String },

@@ -7,7 +7,7 @@ import { freePort } from '../support/free-port';
 import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { mongoUrl, redisUrl } from '../support/test-env';
 
-// A bulk deactivation survives its worker being SIGKILLed half-way (DESIGN.md §4): another
+// A bulk deactivation survives its worker being SIGKILLed half-way (docs/jobs.md): another
 // worker process takes the stalled job over, the bulk completes, and nobody gets a second run.
 
 // Three batches of 200: the kill lands after the first or the second.

@@ -24,7 +24,7 @@ import { eventually, startServiceProcess, type ServiceProcess } from '../support
 import { mongoUrl, uniqueName } from '../support/test-env';
 
 // Real processes (`start:api`, `start:worker`) on a Redis of this file's own (so FLUSHALL and
-// kills are safe) and a database of its own on the shared store. DESIGN.md §4: nothing is lost
+// kills are safe) and a database of its own on the shared store. docs/jobs.md: nothing is lost
 // between MongoDB and Redis; workers shut down gracefully.
 
 const dbName = uniqueName('e2elost');

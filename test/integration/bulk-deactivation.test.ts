@@ -23,9 +23,9 @@ import {
 import { startTestWorkers } from '../support/run-helpers';
 import { eventually } from '../support/service-process';
 
-// POST/GET /v1/orgs/:orgId/bulk-deactivations (DESIGN.md §1, §3): the selection is frozen when
-// accepted, every user gets a single deactivation's checks when their turn comes, refusals are
-// recorded per user and never fail the bulk.
+// POST/GET /v1/orgs/:orgId/bulk-deactivations (docs/sweeps-and-bulks.md): the selection is
+// frozen when accepted, every user gets a single deactivation's checks when their turn comes,
+// refusals are recorded per user and never fail the bulk.
 
 let h: ApiHarness;
 let stopServer: () => Promise<void>;

@@ -29,9 +29,9 @@ import { startTestWorkers } from '../support/run-helpers';
 import { eventually } from '../support/service-process';
 import { deletePrefix, openTestRedis } from '../support/test-env';
 
-// Sweeps (DESIGN.md §5): policies validated and mirrored as BullMQ job schedulers (re-created
-// from MongoDB), sweeps that page through dormant users with skips and reasons, dry runs, the
-// maxPerRun circuit breaker with admin approval, and one report per fire.
+// Sweeps (docs/sweeps-and-bulks.md): policies validated and mirrored as BullMQ job schedulers
+// (re-created from MongoDB), sweeps that page through dormant users with skips and reasons, dry
+// runs, the maxPerRun circuit breaker with admin approval, and one report per fire.
 
 let h: ApiHarness;
 let stopServer: () => Promise<void>;

@@ -11,8 +11,8 @@ import {
 } from '../support/bulk-fixtures';
 import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
 
-// GET /v1/orgs/:orgId/users (DESIGN.md §1 activity, §3): the activity listing, by last login
-// (never logged in first), cursor-paged, with emails only for admin keys.
+// GET /v1/orgs/:orgId/users (activity in docs/rules.md, the route in docs/api.md): the activity
+// listing, by last login (never logged in first), cursor-paged, with emails only for admin keys.
 
 const dayMs = 24 * 60 * 60 * 1000;
 const minuteMs = 60 * 1000;

@@ -12,7 +12,7 @@ export const orgParamsSchema = z.strictObject({ orgId: idSchema });
 /** Page size of list endpoints. */
 export const limitSchema = z.coerce.number().int().min(1).max(200).default(50);
 
-/** The contract's error body (DESIGN.md §3). */
+/** The contract's error body (see docs/api.md). */
 export const errorResponseSchema = z
   .object({
     error: z.object({

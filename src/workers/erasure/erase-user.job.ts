@@ -12,7 +12,7 @@ export interface ErasureResult {
 }
 
 /**
- * Erases a deleted user's personal data (DESIGN.md §1). Every write is idempotent, so a retry,
+ * Erases a deleted user's personal data (docs/rules.md). Every write is idempotent, so a retry,
  * a re-queued job or two jobs at once leave the same state:
  *
  * - `blocklist`: the entry for their email keeps `emailHash` only (`email` unset), so purchases

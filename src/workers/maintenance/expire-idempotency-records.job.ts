@@ -2,7 +2,7 @@ import type { Models } from '../../models/create-models';
 
 /**
  * Deletes idempotency records past their expiry. A job rather than a TTL index because
- * FerretDB v1 has no TTL indexes (DESIGN.md §6).
+ * FerretDB v1 has no TTL indexes (see docs/local-services.md).
  */
 export async function expireIdempotencyRecords(
   models: Pick<Models, 'idempotencyRecords'>,
