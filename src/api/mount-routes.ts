@@ -4,6 +4,7 @@ import { AppError } from '../errors/app-error';
 import type { ApiKey } from '../models/api-key.model';
 import type { Models } from '../models/create-models';
 import { authenticate, authorize } from './authenticate';
+import { authorizeActor } from './authorize-actor';
 import { withIdempotency } from './idempotency';
 import type { HandlerResult, RouteDefinition } from './route-definition';
 
@@ -59,8 +60,9 @@ function send(res: Response, result: HandlerResult): void {
 
 /**
  * Mounts route definitions in the order a careful API answers: 401 (who are you), 403 (scope
- * and organization, before anything is looked up), then the body is read (413, 400), then the
- * handler, behind the Idempotency-Key guard where the route accepts one.
+ * and organization, before anything is looked up), then the body is read (413, 400), then a
+ * bound key's actor (403 `actor_mismatch`), then the handler, behind the Idempotency-Key guard
+ * where the route accepts one.
  */
 export function mountRoutes(app: Express, routes: RouteDefinition[], models: Models): void {
   for (const route of routes) {
@@ -76,6 +78,7 @@ export function mountRoutes(app: Express, routes: RouteDefinition[], models: Mod
       }
       if (route.body) await parseBody(req, res);
       const input = validate(route, req);
+      authorizeActor(apiKey, input.body);
       const execute = (): Promise<HandlerResult> => route.handler({ ...input, apiKey, req, res });
       const idempotencyKey = req.get('Idempotency-Key');
       const result =

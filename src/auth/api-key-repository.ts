@@ -10,6 +10,8 @@ export interface NewApiKey {
   name: string;
   scopes: string[];
   orgIds: string[];
+  /** The user the key acts as (a bound key); absent or null for a service key. */
+  actorId?: string | null;
 }
 
 function checkScopes(scopes: string[]): ApiKeyScope[] {
@@ -24,16 +26,42 @@ function checkScopes(scopes: string[]): ApiKeyScope[] {
   return scopes as ApiKeyScope[];
 }
 
+/**
+ * Checks that a bound key's actor is a user who can ever act through it: one that exists, is not
+ * deleted, and belongs to one of the key's organizations (a typo would otherwise make a key that
+ * is refused on every request). Whether they may act at all is checked per request, as for any
+ * actor.
+ */
+async function checkActor(
+  models: Pick<Models, 'users'>,
+  actorId: string,
+  orgIds: string[],
+): Promise<void> {
+  const user = await models.users.findOne({ _id: actorId }, { orgId: 1, status: 1 }).lean();
+  if (!user || user.status === 'deleted') {
+    throw new AppError('validation_failed', `--actor ${actorId} names no user`);
+  }
+  if (!orgIds.includes('*') && !orgIds.includes(user.orgId)) {
+    throw new AppError(
+      'validation_failed',
+      `--actor ${actorId} belongs to organization ${user.orgId}, which is not in --orgs`,
+    );
+  }
+}
+
 /** Stores a new key (its hash only) and returns the plain key, which is never seen again. */
 export async function createApiKey(
-  models: Pick<Models, 'apiKeys'>,
+  models: Pick<Models, 'apiKeys' | 'users'>,
   input: NewApiKey,
-): Promise<{ id: string; key: string }> {
+): Promise<{ id: string; key: string; actorId: string | null }> {
   if (input.name.trim() === '') throw new AppError('validation_failed', 'A key needs a --name');
   if (input.orgIds.length === 0) {
     throw new AppError('validation_failed', 'A key needs --orgs: organization ids, or * for all');
   }
   const scopes = checkScopes(input.scopes);
+  const actorId = input.actorId?.trim() ?? null;
+  if (actorId === '') throw new AppError('validation_failed', '--actor needs a user id');
+  if (actorId !== null) await checkActor(models, actorId, input.orgIds);
   const key = generateApiKey();
   const id = ulid();
   await models.apiKeys.create({
@@ -43,10 +71,11 @@ export async function createApiKey(
     prefix: displayPrefix(key),
     scopes,
     orgIds: input.orgIds,
+    actorId,
     createdAt: new Date(),
     revokedAt: null,
   });
-  return { id, key };
+  return { id, key, actorId };
 }
 
 /** Every key, newest first, without hashes. */

@@ -7,6 +7,7 @@ export const errorCodes = {
   unauthorized: { httpStatus: 401, retryable: false },
   forbidden: { httpStatus: 403, retryable: false },
   actor_not_allowed: { httpStatus: 403, retryable: false },
+  actor_mismatch: { httpStatus: 403, retryable: false },
   higher_role: { httpStatus: 403, retryable: false },
   self_deactivation: { httpStatus: 403, retryable: false },
   not_found: { httpStatus: 404, retryable: false },

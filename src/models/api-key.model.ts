@@ -14,6 +14,11 @@ export interface ApiKey {
   scopes: ApiKeyScope[];
   /** Organization ids, or `['*']` for all. */
   orgIds: string[];
+  /**
+   * The user this key acts as: every `actorId` it sends must be this id (403 `actor_mismatch`
+   * otherwise). Null or absent: a service key, which may name any actor of its organizations.
+   */
+  actorId?: string | null;
   createdAt: Date;
   revokedAt: Date | null;
   lastUsedAt?: Date | null;
@@ -27,6 +32,7 @@ export const apiKeySchema = new Schema<ApiKey>(
     prefix: { type: String, required: true },
     scopes: { type: [String], enum: apiKeyScopes, required: true },
     orgIds: { type: [String], required: true },
+    actorId: { type: String, default: null },
     createdAt: { type: Date, required: true, default: () => new Date() },
     revokedAt: { type: Date, default: null },
     lastUsedAt: { type: Date },

@@ -236,6 +236,109 @@ describe('POST /v1/orgs/:orgId/deletions: 202 and the erasure', () => {
     });
   });
 
+  it('clears every free-text reason about them or naming them: bulks, other runs, events, stored responses', async () => {
+    const tag = newId('y').replace(/_/g, '');
+    const firstName = `Yolanda${tag}`;
+    const lastName = `Brightwater${tag}`;
+    const email = `y.bright.${tag}@example.test`;
+    const { orgId, admin, users } = await seedLifecycleOrg(t, (org) => [
+      userFixture(org, { email, firstName, lastName }),
+      ...[1, 2, 3, 4, 5].map(() => userFixture(org)),
+    ]);
+    const [person, a, b, c, d, e] = users as [User, User, User, User, User, User];
+
+    /** Posts a bulk and waits until it and all its runs have completed. */
+    const bulkAndWait = async (userIds: string[], reason: string): Promise<string> => {
+      const res = await t.post(
+        `/v1/orgs/${orgId}/bulk-deactivations`,
+        { actorId: admin._id, userIds, reason },
+        { idempotencyKey: newId('idem') },
+      );
+      expect(res.status).toBe(202);
+      const bulkId = (res.body as { id: string }).id;
+      await until(async () => {
+        const bulk = await t.h.models.bulkDeactivations.findById(bulkId).lean();
+        return bulk?.status === 'completed' ? true : undefined;
+      }, `bulk ${bulkId}`);
+      await until(
+        async () =>
+          (await t.h.models.deactivations.countDocuments({
+            bulkId,
+            status: { $ne: 'completed' },
+          })) === 0
+            ? true
+            : undefined,
+        `the runs of bulk ${bulkId}`,
+      );
+      return bulkId;
+    };
+
+    // A bulk of others whose reason names the person; one whose reason does not.
+    const naming = await bulkAndWait([a._id, b._id], `Team of ${firstName} ${lastName} disbanded`);
+    const generic = await bulkAndWait([c._id, d._id], 'Q3 reorganisation');
+    // An event about someone else naming them (upper case), and another user's run whose stored
+    // response names them by email.
+    const back = await t.post(
+      `/v1/orgs/${orgId}/reactivations`,
+      { userId: a._id, actorId: admin._id, reason: `covers for ${lastName.toUpperCase()}.` },
+      { idempotencyKey: newId('idem') },
+    );
+    expect(back.status).toBe(200);
+    await deactivateAndWait(t, {
+      orgId,
+      userId: e._id,
+      actorId: admin._id,
+      reason: `replaces ${email.toUpperCase()}`,
+      idempotencyKey: newId('idem'),
+    });
+    // Their own deactivation, as the only user of a bulk, with a reason that does not name them.
+    const sole = await bulkAndWait([person._id], 'contract ended');
+    const before = await storeText();
+    expect(before.bulkDeactivations).toContain(lastName.toLowerCase());
+    expect(before.auditEvents).toContain(lastName.toLowerCase());
+    expect(before.idempotencyRecords).toContain(email);
+
+    const res = await t.post(
+      deletionsPath(orgId),
+      { userId: person._id, actorId: admin._id, confirm: person._id },
+      { key: t.keys.delete },
+    );
+    expect(res.status).toBe(202);
+    await erased(person._id);
+
+    // Every collection, every document: neither the email nor the names.
+    const text = await storeText();
+    expect(Object.keys(text)).toEqual(
+      expect.arrayContaining(['bulkDeactivations', 'bulkItems', 'auditEvents', 'deactivations']),
+    );
+    for (const needle of [email, firstName.toLowerCase(), lastName.toLowerCase()]) {
+      const found = Object.entries(text)
+        .filter(([, content]) => content.includes(needle))
+        .map(([name]) => name);
+      expect({ needle, found }).toEqual({ needle, found: [] });
+    }
+    const reasonOf = async (bulkId: string): Promise<string | null | undefined> =>
+      (await t.h.models.bulkDeactivations.findById(bulkId).lean())?.reason;
+    const runReasons = async (userId: string): Promise<(string | null)[]> =>
+      (await t.h.models.deactivations.find({ userId }).lean()).map((run) => run.reason);
+    // Named or sole subject: cleared; the runs of the naming bulk with it.
+    expect(await reasonOf(naming)).toBeNull();
+    expect(await reasonOf(sole)).toBeNull();
+    expect([...(await runReasons(a._id)), ...(await runReasons(b._id))]).toEqual([null, null]);
+    expect(await runReasons(e._id)).toEqual([null]);
+    expect(await runReasons(person._id)).toEqual([null]);
+    const event = await t.h.models.auditEvents
+      .findOne({ subjectId: a._id, type: 'user.reactivated' })
+      .lean();
+    expect(event?.data).not.toHaveProperty('reason');
+    // A bulk of others that does not name them keeps its reason, and so do its runs.
+    expect(await reasonOf(generic)).toBe('Q3 reorganisation');
+    expect([...(await runReasons(c._id)), ...(await runReasons(d._id))]).toEqual([
+      'Q3 reorganisation',
+      'Q3 reorganisation',
+    ]);
+  });
+
   it('a repeated request retries a failed erasure job', async () => {
     const { orgId, admin, users } = await seedLifecycleOrg(t, (org) => [userFixture(org)]);
     const user = users[0]!;

@@ -28,7 +28,8 @@ export const commonErrorResponses = {
   400: { description: 'Invalid request; every zod issue in details', schema: errorResponseSchema },
   401: { description: 'Missing or invalid API key', schema: errorResponseSchema },
   403: {
-    description: 'Missing scope or organization, or a policy refusal',
+    description:
+      'Missing scope or organization, a key bound to another actor (actor_mismatch), or a policy refusal',
     schema: errorResponseSchema,
   },
   404: { description: 'Unknown organization, user or run', schema: errorResponseSchema },

@@ -1,8 +1,10 @@
 import type { Job } from 'bullmq';
 import { hashEmail } from '../../domain/email';
+import { mentionPattern } from '../../domain/mention-pattern';
 import { AppError } from '../../errors/app-error';
 import type { Logger } from '../../logging/logger';
 import type { Models } from '../../models/create-models';
+import type { User } from '../../models/user.model';
 import type { ErasureJobData } from '../../queues/erasure-queue';
 
 /** What an erasure reports: ids and the tombstone's time, nothing personal. */
@@ -12,22 +14,72 @@ export interface ErasureResult {
 }
 
 /**
+ * Clears the free-text reasons tied to the user or naming them (see {@link eraseUser}). Every
+ * write is a conditional update, so running it again changes nothing.
+ */
+async function eraseReasons(models: Models, user: User): Promise<void> {
+  const { orgId, _id: userId } = user;
+  const mentions = mentionPattern(user);
+  // A reason about them (structurally), or one naming them (by its text): either kind goes.
+  const about = (tied: Record<string, unknown>, field: string): Record<string, unknown> =>
+    mentions === null ? tied : { $or: [tied, { [field]: { $regex: mentions } }] };
+
+  // Bulks whose selection is this user alone: their reason can only be about them.
+  const bulkIds = await models.bulkItems.distinct('bulkId', { userId });
+  const soleSubject: string[] = [];
+  for (const bulkId of bulkIds) {
+    if (!(await models.bulkItems.exists({ bulkId, userId: { $ne: userId } }))) {
+      soleSubject.push(bulkId);
+    }
+  }
+
+  await Promise.all([
+    models.deactivations.updateMany(
+      { orgId, reason: { $ne: null }, ...about({ userId }, 'reason') },
+      { $set: { reason: null } },
+    ),
+    models.bulkDeactivations.updateMany(
+      { orgId, reason: { $ne: null }, ...about({ _id: { $in: soleSubject } }, 'reason') },
+      { $set: { reason: null } },
+    ),
+    models.auditEvents.updateMany(
+      { orgId, 'data.reason': { $exists: true }, ...about({ subjectId: userId }, 'data.reason') },
+      { $unset: { 'data.reason': 1 } },
+    ),
+    // Only responses are stored (a request is kept as a hash); run views carry the reason. Not
+    // indexed: the collection holds one day of responses, and erasures are rare.
+    models.idempotencyRecords.updateMany(
+      {
+        'responseBody.orgId': orgId,
+        'responseBody.reason': { $ne: null },
+        ...about({ 'responseBody.userId': userId }, 'responseBody.reason'),
+      },
+      { $set: { 'responseBody.reason': null } },
+    ),
+  ]);
+}
+
+/**
  * Erases a deleted user's personal data (docs/rules.md). Every write is idempotent, so a retry,
  * a re-queued job or two jobs at once leave the same state:
  *
  * - `blocklist`: the entry for their email keeps `emailHash` only (`email` unset), so purchases
  *   from the address are still refused without the address being kept;
  * - `tokens`, `subscriptions`: theirs are deleted;
- * - `auditEvents` about them: the free-text `data.reason` is removed; ids stay;
- * - `deactivations` of them: the free-text `reason` is cleared (it may name them); the plan and
- *   step results are ids and counts;
- * - `idempotencyRecords`: the `reason` in stored responses about their runs is cleared, as above;
+ * - free-text reasons, wherever a caller's words are stored: `deactivations.reason`,
+ *   `bulkDeactivations.reason`, `auditEvents.data.reason` and the `reason` of run views in
+ *   `idempotencyRecords` — cleared when they are about the user (their runs, events about them,
+ *   bulks whose only selected user they are) or when the text names them (their email, or their
+ *   first or last name as a word; see {@link mentionPattern}) anywhere in the organization. A
+ *   bulk of many users keeps a reason that does not name them: it is about the whole selection.
+ *   Everything else these collections hold is ids, codes, counts and dates;
  * - `users`: the tombstone — `email`, `firstName`, `lastName` unset; `emailHash` (SHA-256 of the
  *   normalized email) and `deletedAt` set; ids, kind, role, status and dates stay.
  *
  * Opportunities need nothing: open ones were transferred by the deactivation and closed ones
- * keep only the owner id; teams hold ids only. The user document goes last: its `deletedAt`
- * says the erasure finished, and until then its email is still there to compute the hash from.
+ * keep only the owner id; teams hold ids only; sweep reports and bulk items hold counts and
+ * reason codes, never free text. The user document goes last: its `deletedAt` says the erasure
+ * finished, and until then its email and names are still there to search for.
  */
 export async function eraseUser(
   models: Models,
@@ -53,23 +105,7 @@ export async function eraseUser(
         ),
     models.tokens.deleteMany({ orgId, userId }),
     models.subscriptions.deleteMany({ orgId, userId }),
-    models.auditEvents.updateMany(
-      { orgId, subjectId: userId, 'data.reason': { $exists: true } },
-      { $unset: { 'data.reason': 1 } },
-    ),
-    models.deactivations.updateMany(
-      { orgId, userId, reason: { $ne: null } },
-      { $set: { reason: null } },
-    ),
-    // Not indexed: the collection holds one day of responses, and erasures are rare.
-    models.idempotencyRecords.updateMany(
-      {
-        'responseBody.orgId': orgId,
-        'responseBody.userId': userId,
-        'responseBody.reason': { $ne: null },
-      },
-      { $set: { 'responseBody.reason': null } },
-    ),
+    eraseReasons(models, user),
   ]);
 
   const deletedAt = user.deletedAt ?? now;
