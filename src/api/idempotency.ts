@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AppError } from '../errors/app-error';
 import { toAppError } from '../errors/to-app-error';
 import type { Models } from '../models/create-models';
+import { isDuplicateKey } from '../store/duplicate-key';
 import { errorBody } from './error-handler';
 import type { HandlerResult } from './route-definition';
 
@@ -124,7 +125,7 @@ async function claim(models: Models, id: string, requestHash: string, now: Date)
     ]);
     return true;
   } catch (error) {
-    if ((error as { code?: number }).code === 11000) return false;
+    if (isDuplicateKey(error)) return false;
     throw error;
   }
 }

@@ -6,6 +6,7 @@ import type { BulkDeactivation, BulkFilter, BulkStatus } from '../models/bulk-de
 import type { BulkItem } from '../models/bulk-item.model';
 import type { Models } from '../models/create-models';
 import { enqueueBulk } from '../queues/bulk-queue';
+import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { selectDormantUsers, type DormancyCriteria } from './select-dormant-users';
 
 /** A bulk deactivation as asked for. */
@@ -59,15 +60,8 @@ export class SelectionWriter {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    try {
-      await this.models.bulkItems.collection.insertMany(batch as never[], { ordered: false });
-    } catch (error) {
-      // A resumed selection (a sweep retried after a crash) writes the same ids again.
-      const writeErrors = (error as { writeErrors?: { code?: number }[] | { code?: number } })
-        .writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
-    }
+    // A resumed selection (a sweep retried after a crash) writes the same ids again.
+    await insertIgnoringDuplicates(this.models.bulkItems, batch);
   }
 }
 

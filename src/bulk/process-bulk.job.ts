@@ -12,6 +12,7 @@ import type { Models } from '../models/create-models';
 import { mapLimit } from '../infra/map-limit';
 import type { BulkJobData } from '../queues/bulk-queue';
 import { enqueueRuns } from '../queues/deactivation-flow';
+import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
 
 /** What the bulk job needs. */
 export interface BulkJobDeps {
@@ -72,7 +73,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
   const { models, flows, logger } = deps;
   const { bulkId } = job.data;
   const bulk = await models.bulkDeactivations.findById(bulkId).lean();
-  if (!bulk) throw new AppError('invalid_step_data', `Bulk deactivation ${bulkId} does not exist`);
+  if (!bulk) throw new AppError('bulk_not_found', `Bulk deactivation ${bulkId} does not exist`);
   if (bulk.status === 'completed' || bulk.status === 'held') return { bulkId, status: bulk.status };
   await models.bulkDeactivations.updateOne(
     { _id: bulkId },
@@ -109,7 +110,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
     });
     const ours = new Map(
       (
-        await mapLimit(maybeOurs, 16, (item) =>
+        await mapLimit(maybeOurs, lookupConcurrency, (item) =>
           models.deactivations.findOne({ bulkId, userId: item.userId }).lean(),
         )
       ).flatMap((run) => (run ? [[run.userId, run] as const] : [])),
@@ -162,10 +163,8 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
         );
       }
     }
-    // One update per item, a few at a time: FerretDB v1 holds a PostgreSQL connection per
-    // statement of an update command until the whole command ends, so one bulkWrite of 200
-    // updates can take the store's whole pool (seen here: a deadlock).
-    await mapLimit([...updates], 8, ([id, update]) =>
+    // One update per item, a few at a time, never one bulkWrite (see writeConcurrency).
+    await mapLimit([...updates], writeConcurrency, ([id, update]) =>
       models.bulkItems.updateOne({ _id: id }, { $set: update }),
     );
     // Counters move by this batch's outcomes (one writer: this job); the exact totals are

@@ -3,6 +3,8 @@ import { mapLimit } from '../infra/map-limit';
 import type { Models } from '../models/create-models';
 import type { Deactivation, RunSource } from '../models/deactivation.model';
 import { enqueueRuns } from '../queues/deactivation-flow';
+import { insertIgnoringDuplicates } from '../store/duplicate-key';
+import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
 import type { Assessment } from './assess-deactivation';
 import { newRun } from './request-deactivation';
 
@@ -17,24 +19,6 @@ export interface BatchRunOptions {
 
 /** Per user: the run (new, or this batch's own from an earlier attempt), or why it was skipped. */
 export type AcceptOutcome = { ok: true; run: Deactivation } | { ok: false; reason: string };
-
-interface WriteErrorLike {
-  index: number;
-  code?: number;
-}
-
-async function insertRuns(models: Models, runs: Deactivation[]): Promise<Set<number>> {
-  if (runs.length === 0) return new Set();
-  try {
-    await models.deactivations.collection.insertMany(runs as never[], { ordered: false });
-    return new Set();
-  } catch (error) {
-    const writeErrors = (error as { writeErrors?: WriteErrorLike[] | WriteErrorLike }).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw error;
-    return new Set(list.map((e) => e.index));
-  }
-}
 
 /**
  * Accepts a batch of assessed users the way a single request does, with a fixed number of
@@ -60,13 +44,13 @@ export async function acceptRuns(
     } satisfies Deactivation,
   }));
 
-  const conflicts = await insertRuns(
-    models,
+  const conflicts = await insertIgnoringDuplicates(
+    models.deactivations,
     candidates.map((candidate) => candidate.run),
   );
   const conflicting = candidates.filter((_, index) => conflicts.has(index));
-  // Lookups by equality, not `$in`: FerretDB v1 pushes only equality down (see mapLimit).
-  const existing = await mapLimit(conflicting, 8, (c) =>
+  // Lookups by equality, not `$in` (see lookupConcurrency).
+  const existing = await mapLimit(conflicting, lookupConcurrency, (c) =>
     models.deactivations.findOne({ claim: c.run.claim }).lean(),
   );
   const byClaim = new Map(existing.flatMap((run) => (run ? [[run.claim, run] as const] : [])));
@@ -82,9 +66,8 @@ export async function acceptRuns(
     else outcomes.set(candidate.user._id, { ok: false, reason: 'already_inactive' });
   });
 
-  // One update per user, a few at a time, never one bulkWrite: FerretDB v1 holds a PostgreSQL
-  // connection per statement of an update command until the command ends (see process-bulk).
-  const flipped = await mapLimit(runs, 8, async ({ user, run }) => {
+  // One update per user, a few at a time, never one bulkWrite (see writeConcurrency).
+  const flipped = await mapLimit(runs, writeConcurrency, async ({ user, run }) => {
     const result = await models.users.updateOne(
       { _id: user._id, orgId: options.orgId, status: 'active' },
       {
@@ -108,7 +91,7 @@ export async function acceptRuns(
   const accepted = runs.filter(({ user, run }) => flippedTo.get(user._id) === run._id);
   const lost = runs.filter(({ user, run }) => flippedTo.get(user._id) !== run._id);
   if (lost.length > 0) {
-    await mapLimit(lost, 8, (r) =>
+    await mapLimit(lost, writeConcurrency, (r) =>
       models.deactivations.deleteOne({ _id: r.run._id, status: 'pending' }),
     );
     for (const { user } of lost) outcomes.set(user._id, { ok: false, reason: 'already_inactive' });

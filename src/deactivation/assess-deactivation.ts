@@ -9,6 +9,7 @@ import type { Models } from '../models/create-models';
 import type { DeactivationPlan, RunSource } from '../models/deactivation.model';
 import { cancellableSubscriptionStatuses } from '../models/subscription.model';
 import type { User } from '../models/user.model';
+import { equalityOrIn, lookupConcurrency } from '../store/per-key-queries';
 
 /** A deactivation as asked for, before any check. */
 export interface DeactivationRequest {
@@ -55,18 +56,6 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   return groups;
 }
 
-/**
- * One value as an equality, several as `$in`: the same documents, but FerretDB v1 pushes only
- * equality down to PostgreSQL, so a single request (one user) does not read every team of the
- * organization to find its few.
- */
-function equalityOrIn(values: string[]): string | { $in: string[] } {
-  return values.length === 1 && values[0] !== undefined ? values[0] : { $in: values };
-}
-
-/** Per-key queries in flight at once: below the store connection pool (MONGO_MAX_POOL_SIZE). */
-const lookupConcurrency = 8;
-
 async function countEach(
   keys: string[],
   count: (key: string) => Promise<number>,
@@ -79,8 +68,7 @@ async function countEach(
  * Applies the rules of docs/rules.md to a batch of users and computes each accepted user's plan:
  * bulk deactivations and sweeps go through the very checks of a single request. Facts shared by
  * the batch (organization, actor, admins, teams) are read once; per-user facts are read by
- * equality on an indexed key, several at a time, because FerretDB v1 turns `$in` into a scan of
- * the whole collection. Reads only.
+ * equality on an indexed key, several at a time (see src/store/per-key-queries.ts). Reads only.
  */
 export async function assessDeactivations(
   models: Models,

@@ -6,6 +6,7 @@ import type { Models } from '../models/create-models';
 import { stepNames, type Deactivation } from '../models/deactivation.model';
 import type { User } from '../models/user.model';
 import { enqueueRun } from '../queues/deactivation-flow';
+import { isDuplicateKey } from '../store/duplicate-key';
 import { assessDeactivation, type DeactivationRequest } from './assess-deactivation';
 
 /** A pending run this old whose user is still active was left half-way by its request. */
@@ -78,7 +79,7 @@ export async function requestDeactivation(
   try {
     await models.deactivations.insertMany([run]);
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
     // The claim is taken. When it is this actor's own run, still pending and the user still
     // active, an earlier attempt of this request stopped half-way (the store failed after the
     // run was written): finish that acceptance instead of refusing the retry.

@@ -2,6 +2,7 @@ import { createApiKey } from '../auth/api-key-repository';
 import type { Model } from 'mongoose';
 import type { Models } from '../models/create-models';
 import type { UserKind, UserRole } from '../models/user.model';
+import { isDuplicateKey } from '../store/duplicate-key';
 
 /** The demo organization's id. */
 export const demoOrgId = 'org_demo';
@@ -113,10 +114,7 @@ async function insertMissing<T>(model: Model<T>, docs: object[]): Promise<void> 
   try {
     await model.insertMany(docs, { ordered: false });
   } catch (error) {
-    const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] })
-      .writeErrors;
-    const onlyDuplicates = writeErrors?.every((e) => (e.code ?? e.err?.code) === 11000) ?? false;
-    if (!onlyDuplicates) throw error;
+    if (!isDuplicateKey(error)) throw error;
   }
 }
 

@@ -27,8 +27,3 @@ export class AppError extends Error {
     return errorCodes[this.code].retryable;
   }
 }
-
-/** True for an {@link AppError}, whatever module instance created it. */
-export function isAppError(value: unknown): value is AppError {
-  return value instanceof AppError;
-}

@@ -1,19 +1,11 @@
 import { ZodError } from 'zod';
+import { isStoreUnavailable } from '../store/store-unavailable';
 import { AppError } from './app-error';
-
-const unavailableErrorNames = new Set([
-  'MongoServerSelectionError',
-  'MongooseServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoNotConnectedError',
-  'MongoTopologyClosedError',
-  'MongoPoolClearedError',
-]);
 
 /** Node's socket error codes: the connection to MongoDB or Redis broke. */
 const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
+/** Redis's and the sockets' texts; the store's own are in src/store/store-unavailable.ts. */
 const unavailableMessages = [
   /enableOfflineQueue/i, // ioredis producer while Redis is away
   /Connection is closed/i,
@@ -21,18 +13,7 @@ const unavailableMessages = [
   /socket has been ended|socket hang up/i,
   /OOM command not allowed/i, // Redis full under noeviction
   /Reached the max retries per request/i,
-  /connection .* closed/i,
-  // FerretDB answering while the PostgreSQL under it is away, stopping or starting.
-  /failed to connect to|dial error|connection refused|unexpected EOF/i,
-  /terminating connection|database system is (shutting down|starting up|in recovery)/i,
-  /server closed the connection|conn closed|broken pipe|connection reset by peer/i,
-  /does not allow operations .*disconnected|buffering timed out/i,
 ];
-
-function describe(error: unknown): { name: string; message: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { name: typeof error, message: String(error) };
-}
 
 /**
  * Turns anything thrown into an {@link AppError}: infrastructure outages become the retryable
@@ -43,10 +24,10 @@ export function toAppError(error: unknown): AppError {
   if (error instanceof ZodError) {
     return new AppError('validation_failed', 'The request is not valid', { details: error.issues });
   }
-  const { name, message } = describe(error);
+  const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: unknown } | null)?.code;
   if (
-    unavailableErrorNames.has(name) ||
+    isStoreUnavailable(error) ||
     (typeof code === 'string' && unavailableCodes.has(code)) ||
     unavailableMessages.some((pattern) => pattern.test(message))
   ) {

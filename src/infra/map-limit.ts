@@ -1,8 +1,6 @@
 /**
  * Maps `items` through `fn` with at most `limit` calls in flight, keeping order. Lookups by key
- * are issued this way rather than as one `$in`: FerretDB v1 pushes only equality filters down to
- * PostgreSQL, so `$in` scans the whole collection (measured: 2.7 s for 200 ids among 20,000
- * users, against 200 equality lookups on the primary key in a fraction of that).
+ * are issued this way rather than as one `$in`, see src/store/per-key-queries.ts.
  */
 export async function mapLimit<T, R>(
   items: readonly T[],

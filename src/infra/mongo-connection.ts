@@ -20,7 +20,8 @@ export const storeTimings = {
 function connectOptions(options: MongoConnectionOptions): ConnectOptions {
   return {
     ...(options.dbName === undefined ? {} : { dbName: options.dbName }),
-    // Bounded: FerretDB serves each request with a PostgreSQL connection of its own pool.
+    // Bounded: the local store serves each request with a PostgreSQL connection of its own pool
+    // (docs/local-services.md).
     maxPoolSize: options.maxPoolSize ?? 20,
     autoIndex: false,
     autoCreate: false,

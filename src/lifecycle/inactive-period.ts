@@ -2,6 +2,7 @@ import { AppError } from '../errors/app-error';
 import type { AuditEvent } from '../models/audit-event.model';
 import type { Models } from '../models/create-models';
 import type { User } from '../models/user.model';
+import { isDuplicateKey } from '../store/duplicate-key';
 
 /** The two ways an inactive period can end; at most one of them happens per period. */
 export type PeriodOutcome = 'user.reactivated' | 'user.deleted';
@@ -45,7 +46,7 @@ export async function claimOutcome(models: Models, event: OutcomeEvent): Promise
     await models.auditEvents.insertMany([event]);
     return { won: true, event };
   } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    if (!isDuplicateKey(error)) throw error;
   }
   const existing = await models.auditEvents.findById(event._id).lean();
   if (existing?.type !== 'user.reactivated' && existing?.type !== 'user.deleted') {

@@ -4,6 +4,7 @@ import { selectDormantUsers } from '../bulk/select-dormant-users';
 import type { Logger } from '../logging/logger';
 import type { Models } from '../models/create-models';
 import { enqueueBulk } from '../queues/bulk-queue';
+import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import type { SweepJobData } from './sweep-scheduler';
 
 /** The actor of every sweep's runs. */
@@ -39,8 +40,8 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
   // The bulk's id derives from the sweep's, so an attempt that resumes after a crash writes
   // the very same documents instead of new ones.
   const bulkId = `sweep-${sweepId}`;
-  try {
-    await models.sweeps.collection.insertOne({
+  const taken = await insertIgnoringDuplicates(models.sweeps, [
+    {
       _id: sweepId,
       orgId,
       status: 'running',
@@ -57,9 +58,9 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
       approvedBy: null,
       approvedAt: null,
       error: null,
-    } as never);
-  } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
+    },
+  ]);
+  if (taken.size > 0) {
     const existing = await models.sweeps.findById(sweepId).lean();
     if (existing?.status !== 'running')
       return { orgId, sweepId, swept: false, reason: 'already swept' };
@@ -132,11 +133,7 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
   const held = selection.count > policy.maxPerRun;
   bulk.matched = selection.count;
   bulk.status = held ? 'held' : 'pending';
-  try {
-    await models.bulkDeactivations.collection.insertOne(bulk as never);
-  } catch (error) {
-    if ((error as { code?: number }).code !== 11000) throw error;
-  }
+  await insertIgnoringDuplicates(models.bulkDeactivations, [bulk]);
   await models.sweeps.updateOne(
     { _id: sweepId },
     {

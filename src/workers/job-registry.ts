@@ -2,8 +2,11 @@ import type { Job } from 'bullmq';
 import { AppError } from '../errors/app-error';
 import type { QueueName } from '../queues/queue-names';
 
-/** Handles one named job; its return value becomes the job's return value. */
-export type JobHandler = (job: Job) => Promise<unknown>;
+/**
+ * Handles one named job; its return value becomes the job's return value. `token` is the
+ * worker's lock on the job, for handlers that move their job themselves (to delayed).
+ */
+export type JobHandler = (job: Job, token?: string) => Promise<unknown>;
 
 /** For each queue a worker serves, the job names it expects and their handlers. */
 export type JobRegistry = Partial<Record<QueueName, Record<string, JobHandler | undefined>>>;
@@ -36,7 +39,7 @@ export function handlerFor(
   const handler = registry[queue]?.[kind];
   if (!handler) {
     throw new AppError(
-      'invalid_step_data',
+      'no_job_handler',
       `No handler for job "${job.name}" (${kind}) on queue "${queue}"`,
     );
   }

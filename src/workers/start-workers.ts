@@ -58,7 +58,8 @@ function buildRegistry(
     processStepJob(job as Job<StepJobData>, { models, logger, metrics, locks });
   return {
     [queueNames.runs]: {
-      deactivate: (job) => processRunJob(job as Job<RunJobData>, { models, logger, metrics }),
+      deactivate: (job, token) =>
+        processRunJob(job as Job<RunJobData>, { models, logger, metrics }, token),
     },
     [queueNames.steps]: Object.fromEntries(stepNames.map((name) => [name, step])),
     [queueNames.erasures]: {
@@ -135,9 +136,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const workers = served.map((queue) => {
     const worker = new Worker(
       queue,
-      async (job) => {
+      async (job, token) => {
         try {
-          return await handlerFor(registry, queue, job, jobKind(job.name))(job);
+          return await handlerFor(registry, queue, job, jobKind(job.name))(job, token);
         } catch (error) {
           throw toJobError(error);
         }

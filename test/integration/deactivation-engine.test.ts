@@ -5,7 +5,7 @@ import { requestDeactivation } from '../../src/deactivation/request-deactivation
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import type { Deactivation, StepName } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
-import { enqueueRun } from '../../src/queues/deactivation-flow';
+import { enqueueRun, runFlow } from '../../src/queues/deactivation-flow';
 import { runJobId, stepJobId } from '../../src/queues/job-ids';
 import { queueNames } from '../../src/queues/queue-names';
 import {
@@ -19,7 +19,7 @@ import {
   tokenFixture,
   userFixture,
 } from '../support/factories';
-import { startTestWorkers, waitForRunStatus } from '../support/run-helpers';
+import { acceptWithoutQueue, startTestWorkers, waitForRunStatus } from '../support/run-helpers';
 import {
   deletePrefix,
   openTestRedis,
@@ -529,6 +529,47 @@ describe('the deactivation engine with real workers', () => {
     expect(await models.auditEvents.countDocuments({ 'data.deactivationId': accepted._id })).toBe(
       3,
     );
+  });
+
+  it('lets the parent job wait, without failing, for a step that has not finished', async () => {
+    const { models } = store;
+    const { orgId, actorId } = await newOrg();
+    const user = userFixture(orgId);
+    await insertFixtures(models, { users: [user], tokens: [tokenFixture(orgId, user._id)] });
+    const run = await acceptWithoutQueue(
+      models,
+      { orgId, userId: user._id, actorId, source: 'api', reason: null },
+      new Date(),
+      newId('run'),
+    );
+    // A partial re-queue: the parent job is there while the steps' jobs are not yet.
+    const flow = runFlow(run);
+    await runsQueue.add(flow.name, flow.data, flow.opts);
+    const parent = async () => (await runsQueue.getJob(runJobId(run._id)))!;
+    for (let state = ''; state !== 'delayed'; state = await (await parent()).getState()) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await models.deactivations.findById(run._id).lean())!.status).toBe('pending');
+
+    // The steps arrive (the chain without its parent) and finish; the parent completes the run.
+    await flows.add(flow.children![0]!);
+    const done = await waitForRunStatus(models, run._id, 'completed');
+    expect(done.steps.every((step) => step.status !== 'pending')).toBe(true);
+    const job = await parent();
+    for (let t = 0; (await job.getState()) !== 'completed' && t < 100; t += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // One attempt made (the one that completed); the waits spent none and left no error behind.
+    const finished = (await parent()).toJSON();
+    expect({
+      state: await job.getState(),
+      attemptsMade: finished.attemptsMade,
+      failedReason: finished.failedReason,
+      stacktrace: finished.stacktrace,
+    }).toEqual({ state: 'completed', attemptsMade: 1, failedReason: undefined, stacktrace: [] });
+    const { logs } = await runsQueue.getJobLogs(runJobId(run._id));
+    expect(logs[0]).toMatch(/^waiting \d+ ms for steps not finished yet: revoke-tokens, /);
+    expect(logs.at(-1)).toMatch(/^run completed/);
   });
 
   describe('adding the same run twice', () => {

@@ -1,4 +1,4 @@
-import { UnrecoverableError } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { z } from 'zod';
 import { AppError } from '../../src/errors/app-error';
 import { errorCodes } from '../../src/errors/error-codes';
@@ -68,5 +68,12 @@ describe('error mapping', () => {
     expect(permanent.message).toBe('invalid_step_data: the plan has no cutoff');
     const transient = new Error('connect ECONNRESET');
     expect(toJobError(transient)).toBe(transient);
+  });
+
+  it("passes BullMQ's signals of a job that moved itself to wait through untouched", () => {
+    const delayed = new DelayedError();
+    expect(toJobError(delayed)).toBe(delayed);
+    const waiting = new WaitingChildrenError();
+    expect(toJobError(waiting)).toBe(waiting);
   });
 });

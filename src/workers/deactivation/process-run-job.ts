@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { AppError } from '../../errors/app-error';
 import type { Logger } from '../../logging/logger';
 import type { ServiceMetrics } from '../../metrics/service-metrics';
@@ -12,26 +12,47 @@ export interface RunJobDeps {
   metrics: ServiceMetrics;
 }
 
+/** How often the parent job may start and find steps unfinished before that counts as failing. */
+const maxStartsWaiting = 20;
+
+/** The wait before the parent looks again: 1 s, doubling with each start, at most 30 s. */
+function waitBeforeNextLook(starts: number): number {
+  return Math.min(1_000 * 2 ** Math.max(0, starts - 1), 30_000);
+}
+
 /**
  * The parent job of a run: BullMQ starts it once every step job has completed. It writes the
  * audit events (one of each type per run, by deterministic ids) and then marks the run
  * completed, so `completed` implies the audit trail exists.
+ *
+ * After a partial re-queue it can start while steps are still on their way: it then moves itself
+ * back to delayed (BullMQ's `DelayedError`, no attempt spent, nothing recorded as failed) and
+ * looks again later. Only when steps stay unfinished for about seven and a half minutes does it
+ * fail, with the retryable `internal`. `token` is the worker's lock on the job, needed to move it.
  */
-export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Promise<unknown> {
+export async function processRunJob(
+  job: Job<RunJobData>,
+  deps: RunJobDeps,
+  token?: string,
+): Promise<unknown> {
   const { models, logger, metrics } = deps;
   const { runId, requestId } = job.data;
   const run = await models.deactivations.findById(runId).lean();
-  if (!run) throw new AppError('invalid_step_data', `Run ${runId} does not exist`);
+  if (!run) throw new AppError('run_not_found', `Run ${runId} does not exist`);
 
   const unfinished = run.steps.filter(
     (step) => step.status !== 'completed' && step.status !== 'skipped',
   );
   if (unfinished.length > 0) {
     // Only after a partial re-queue: the missing steps' jobs are on their way.
-    throw new AppError(
-      'internal',
-      `Steps not finished yet: ${unfinished.map((step) => step.name).join(', ')}`,
-    );
+    const names = unfinished.map((step) => step.name).join(', ');
+    if (token !== undefined && job.attemptsStarted < maxStartsWaiting) {
+      const waitMs = waitBeforeNextLook(job.attemptsStarted);
+      await job.log(`waiting ${waitMs} ms for steps not finished yet: ${names}`);
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      throw new DelayedError();
+    }
+    throw new AppError('internal', `Steps not finished yet: ${names}`);
   }
   const results = Object.fromEntries(run.steps.map((step) => [step.name, step.result]));
   const transfer = results['transfer-opportunities'] as
@@ -58,8 +79,8 @@ export async function processRunJob(job: Job<RunJobData>, deps: RunJobDeps): Pro
         ]
       : []),
   ];
-  // Separate upserts (at most three, each its own document) rather than one bulkWrite: FerretDB
-  // v1 holds a connection per statement of an update command until the command ends.
+  // Separate upserts (at most three, each its own document) rather than one bulkWrite (see
+  // writeConcurrency in src/store/per-key-queries.ts).
   await Promise.all(
     events.map((event) =>
       models.auditEvents.updateOne(

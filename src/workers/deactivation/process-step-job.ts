@@ -32,9 +32,8 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
   const { runId, step, requestId } = job.data;
   const index = stepNames.indexOf(step);
   const run = await models.deactivations.findById(runId).lean();
-  if (!run || index < 0) {
-    throw new AppError('invalid_step_data', `Run ${runId} or step "${step}" does not exist`);
-  }
+  if (index < 0) throw new AppError('invalid_step_data', `Step "${step}" does not exist`);
+  if (!run) throw new AppError('run_not_found', `Run ${runId} does not exist`);
   const record = run.steps[index];
   if (record?.status === 'completed') return record.result;
   if (!run.plan.steps[step]) return null;

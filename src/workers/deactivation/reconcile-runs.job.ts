@@ -38,7 +38,7 @@ export async function reconcileRuns(
   let checked = 0;
   let requeued = 0;
   let abandoned = 0;
-  // One equality query per status: FerretDB v1 pushes equality down, `$in` would scan every run.
+  // One equality query per status, not one `$in` (see src/store/per-key-queries.ts).
   const unfinished = async function* (): AsyncGenerator<Deactivation> {
     for (const status of ['pending', 'running'] as const) {
       yield* models.deactivations

@@ -88,11 +88,11 @@ export async function eraseUser(
 ): Promise<ErasureResult> {
   const { orgId, userId } = data;
   const user = await models.users.findOne({ _id: userId, orgId }).lean();
-  if (!user) throw new AppError('invalid_step_data', `User ${userId} does not exist`);
+  if (!user) throw new AppError('user_not_found', `User ${userId} does not exist`);
   if (user.status !== 'deleted') {
     // Only the deletion request sets this status, before queueing: erasing anyone else would
     // destroy data nobody asked to destroy.
-    throw new AppError('invalid_step_data', `User ${userId} is not deleted; nothing was erased`);
+    throw new AppError('user_not_deleted', `User ${userId} is not deleted; nothing was erased`);
   }
   const emailHash = user.email ? hashEmail(user.email) : (user.emailHash ?? null);
 

@@ -1,6 +1,7 @@
 import { ulid } from 'ulid';
 import { hashEmail, normalizeEmail } from '../../domain/email';
 import { AppError } from '../../errors/app-error';
+import { isDuplicateKey } from '../../store/duplicate-key';
 import type { Step } from './step';
 
 /**
@@ -32,7 +33,7 @@ export const blocklistEmail: Step<{ blocked: number }> = async (input, { models 
       );
     } catch (error) {
       // A concurrent upsert won the unique index: the entry exists, which is all this wants.
-      if ((error as { code?: number }).code !== 11000) throw error;
+      if (!isDuplicateKey(error)) throw error;
     }
   }
   // One run deactivates one user, so at most one entry carries its id; counting by run id keeps

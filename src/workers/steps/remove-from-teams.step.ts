@@ -18,7 +18,7 @@ export const removeFromTeams: Step<{ teams: number }> = async (input, { models, 
       ),
     );
   }
-  // One equality lookup per planned team (a handful): `$in` would scan every team on FerretDB.
+  // One equality lookup per planned team (a handful), not `$in` (src/store/per-key-queries.ts).
   const stillMember = await Promise.all(
     input.plan.teamIds.map((_id) => models.teams.exists({ _id, memberIds: input.userId })),
   );
