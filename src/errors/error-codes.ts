@@ -21,6 +21,7 @@ export const errorCodes = {
   idempotency_in_flight: { httpStatus: 409, retryable: true },
   payload_too_large: { httpStatus: 413, retryable: false },
   idempotency_key_reused: { httpStatus: 422, retryable: false },
+  too_many_requests: { httpStatus: 429, retryable: true },
   run_superseded: { httpStatus: 409, retryable: false },
   invalid_step_data: { httpStatus: 500, retryable: false },
   service_unavailable: { httpStatus: 503, retryable: true },
