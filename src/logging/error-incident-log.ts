@@ -24,7 +24,7 @@ export interface ErrorIncidentLog {
   recovered: (connection: string) => void;
 }
 
-type Kind = 'connection' | 'lock-renewal' | 'other';
+type Kind = 'connection' | 'job-lost' | 'other';
 
 interface Incident {
   since: number;
@@ -35,19 +35,27 @@ interface Incident {
 /** How often one incident may log again while it lasts, unless told otherwise. */
 export const defaultIncidentIntervalMs = 60_000;
 
+const jobLostPatterns = [
+  /^could not renew lock for job/,
+  /^Missing (key|lock) for job/,
+  /^Lock mismatch for job/,
+];
+
 function kindOf(error: unknown): Kind {
   const message = error instanceof Error ? error.message : String(error);
-  // BullMQ emits this once per job whose lock it could not extend, and after a lost connection
-  // names the "job" by single characters: the ids say nothing, the count is what matters.
-  if (message.startsWith('could not renew lock for job')) return 'lock-renewal';
+  // A job whose key or lock vanished from Redis (data lost with a restart, or a job taken over
+  // as stalled) fails to renew its lock or to finish. BullMQ emits one error per job, and after
+  // a lost connection names the "job" by single characters: the count is what matters.
+  if (jobLostPatterns.some((pattern) => pattern.test(message))) return 'job-lost';
   return toAppError(error).code === 'service_unavailable' ? 'connection' : 'other';
 }
 
 const messages: Record<Kind, { first: string; again: string }> = {
   connection: { first: 'redis unavailable', again: 'redis still unavailable' },
-  'lock-renewal': {
-    first: 'could not renew job locks; those jobs will be retried as stalled',
-    again: 'still could not renew job locks',
+  'job-lost': {
+    first:
+      'jobs lost their lock or key in Redis; BullMQ retries them as stalled, the reconciler re-queues lost runs',
+    again: 'jobs still losing their lock or key in Redis',
   },
   other: { first: 'queue error', again: 'queue errors continue' },
 };

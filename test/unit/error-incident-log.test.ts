@@ -75,7 +75,7 @@ describe('the error incident log', () => {
     expect(JSON.stringify(lines[0])).not.toContain('    at ');
   });
 
-  it('groups lock renewals without their ids, and logs unexpected errors at error level with the stack', async () => {
+  it('groups jobs that lost their lock or key, without their ids, and logs unexpected errors at error level with the stack', async () => {
     const { lines, logger } = capture();
     const log = createErrorIncidentLog(logger);
     for (const id of ['1', '2', '3']) {
@@ -85,13 +85,18 @@ describe('the error incident log', () => {
         new Error(`could not renew lock for job ${id}`),
       );
     }
+    log.report(
+      'worker',
+      'worker:maintenance',
+      new Error('Missing key for job repeat:expire-idempotency-records:1. moveToFinished'),
+    );
     log.report('worker', 'worker:sweeps', new Error('ERR Error running script'));
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.map(({ level, kind }) => [level, kind])).toEqual([
-      [40, 'lock-renewal'],
+      [40, 'job-lost'],
       [50, 'other'],
     ]);
-    expect(JSON.stringify(lines[0])).not.toMatch(/job [0-9]/);
+    expect(JSON.stringify(lines[0])).not.toMatch(/job [0-9r]/);
     expect((lines[1]?.err as { stack?: string }).stack).toContain('ERR Error running script');
   });
 });
