@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   });
   const { key } = await createApiKey(models, { name: 'bench', scopes: ['*'], orgIds: [orgId] });
   const redis = createRedisConnection(config.redisUrl, 'producer');
-  const producers = createProducers(redis, config.queuePrefix);
+  const producers = createProducers(redis, config.queuePrefix, logger);
   const metrics = createServiceMetrics(producers.queues);
   const app = createApp({
     mongo,
@@ -137,6 +137,8 @@ async function main(): Promise<void> {
     logger,
     metrics,
     dashboard: config.dashboard,
+    security: config.security,
+    queuePrefix: config.queuePrefix,
     ...producers,
   });
   const server: Server = await listen(app, 0);

@@ -4,7 +4,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
-import type { AppConfig } from '../config/config';
+import type { AppConfig, SecurityConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
@@ -12,11 +12,13 @@ import { adminGuard, sameOriginGuard } from './admin/admin-guard';
 import { metricsHandler } from './admin/metrics-handler';
 import { dashboardPath, queueDashboard } from './admin/queue-dashboard';
 import { requestTimer } from './admin/request-timer';
+import { createAuthThrottle } from './auth-throttle';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health-routes';
 import { mountRoutes } from './mount-routes';
 import { buildOpenApiDocument } from './openapi';
 import type { RouteDefinition } from './route-definition';
+import { securityHeaders } from './security-headers';
 import { bulkRoutes } from './routes/bulk-routes';
 import { deactivationRoutes } from './routes/deactivation-routes';
 import { deletionRoutes } from './routes/deletion-routes';
@@ -39,6 +41,10 @@ export interface ApiDeps {
   queues: readonly Queue[];
   /** Credentials of the operator surfaces; `null` turns them off. */
   dashboard: AppConfig['dashboard'];
+  /** Throttling and caps (README, Security). */
+  security: SecurityConfig;
+  /** The queues' key prefix; the throttle's and the locks' Redis keys live under it too. */
+  queuePrefix: string;
   metrics: ServiceMetrics;
   logger: Logger;
 }
@@ -63,6 +69,8 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.security.trustProxy);
+  app.use(securityHeaders());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -92,7 +100,11 @@ export function createApp(deps: ApiDeps): Express {
   );
   app.use(requestTimer(deps.metrics));
   app.use(healthRoutes(deps));
-  const guard = adminGuard(deps.dashboard, deps.models);
+  const throttle = createAuthThrottle(deps.redis, {
+    ...deps.security,
+    keyPrefix: deps.queuePrefix,
+  });
+  const guard = adminGuard(deps.dashboard, deps.models, throttle);
   app.get('/metrics', guard, metricsHandler(deps.metrics));
   app.use(dashboardPath, guard, sameOriginGuard, queueDashboard(deps));
   const routes = apiRoutes(deps);
@@ -100,7 +112,7 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });
-  mountRoutes(app, routes, deps.models);
+  mountRoutes(app, routes, deps.models, throttle);
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -37,6 +37,12 @@ export function errorBody(error: AppError): ErrorBody {
   };
 }
 
+// A 429's details say when to come back; the header repeats it for clients that read only that.
+function retryAfterSeconds(details: unknown): number {
+  const seconds = (details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : 1;
+}
+
 /** The single place where errors become HTTP responses. */
 export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   const appError = fromBodyParser(error) ?? toAppError(error);
@@ -48,6 +54,9 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
     );
   }
   if (appError.code === 'service_unavailable') res.setHeader('Retry-After', '1');
+  if (appError.code === 'too_many_requests') {
+    res.setHeader('Retry-After', String(retryAfterSeconds(appError.details)));
+  }
   res.status(appError.httpStatus).json(errorBody(appError));
 };
 

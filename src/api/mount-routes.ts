@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { AppError } from '../errors/app-error';
 import type { ApiKey } from '../models/api-key.model';
 import type { Models } from '../models/create-models';
+import type { AuthThrottle } from './auth-throttle';
 import { authenticate, authorize } from './authenticate';
 import { authorizeActor } from './authorize-actor';
 import { withIdempotency } from './idempotency';
@@ -59,17 +60,22 @@ function send(res: Response, result: HandlerResult): void {
 }
 
 /**
- * Mounts route definitions in the order a careful API answers: 401 (who are you), 403 (scope
- * and organization, before anything is looked up), then the body is read (413, 400), then a
- * bound key's actor (403 `actor_mismatch`), then the handler, behind the Idempotency-Key guard
- * where the route accepts one.
+ * Mounts route definitions in the order a careful API answers: 429 (too many failed keys from
+ * this address), 401 (who are you), 403 (scope and organization, before anything is looked up),
+ * then the body is read (413, 400), then a bound key's actor (403 `actor_mismatch`), then the
+ * handler, behind the Idempotency-Key guard where the route accepts one.
  */
-export function mountRoutes(app: Express, routes: RouteDefinition[], models: Models): void {
+export function mountRoutes(
+  app: Express,
+  routes: RouteDefinition[],
+  models: Models,
+  throttle: AuthThrottle,
+): void {
   for (const route of routes) {
     app[route.method](route.path, async (req: Request, res: Response) => {
       let apiKey: ApiKey | null = null;
       if (route.scope !== null) {
-        apiKey = await authenticate(models, req.headers.authorization);
+        apiKey = await throttle.guard(req, () => authenticate(models, req.headers.authorization));
         authorize(
           apiKey,
           route.scope,

@@ -5,6 +5,7 @@ import { AppError } from '../errors/app-error';
 import type { BulkDeactivation, BulkFilter, BulkStatus } from '../models/bulk-deactivation.model';
 import type { BulkItem } from '../models/bulk-item.model';
 import type { Models } from '../models/create-models';
+import type { KeyedLock } from '../infra/redis-lock';
 import { enqueueBulk } from '../queues/bulk-queue';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { selectDormantUsers, type DormancyCriteria } from './select-dormant-users';
@@ -100,15 +101,38 @@ export function newBulk(
   };
 }
 
+/** What accepting a bulk needs. */
+export interface AcceptBulkDeps {
+  models: Models;
+  bulkQueue: Queue;
+  /** Serializes the admissions of one organization across every API process. */
+  locks: KeyedLock;
+  /** Bulks of one organization that may be pending or running at once. */
+  maxPendingPerOrg: number;
+}
+
+/** What a refused caller is told to wait: bulks take minutes, not seconds. */
+const capRetryAfterSeconds = 30;
+
 /**
- * Accepts a bulk deactivation: checks the actor, freezes the selection (explicit ids, or the
- * users matching the filter right now) as items, and queues the job. Later logins do not change
- * the selection; each user is checked again when their turn comes.
+ * Accepts a bulk deactivation: checks the actor and the organization's cap of pending bulks,
+ * freezes the selection (explicit ids, or the users matching the filter right now) as items,
+ * and queues the job. Later logins do not change the selection; each user is checked again when
+ * their turn comes.
+ *
+ * @throws AppError `too_many_requests` when the organization already has `maxPendingPerOrg`
+ * bulks (dry runs included) pending or running.
  */
 export async function acceptBulk(
-  deps: { models: Models; bulkQueue: Queue },
+  deps: AcceptBulkDeps,
   request: BulkRequest,
 ): Promise<BulkDeactivation> {
+  // Counting and creating under one lock per organization: concurrent requests could otherwise
+  // all count below the cap before any of them is written.
+  return deps.locks.run(`bulk-admission:${request.orgId}`, () => admit(deps, request));
+}
+
+async function admit(deps: AcceptBulkDeps, request: BulkRequest): Promise<BulkDeactivation> {
   const { models } = deps;
   const now = new Date();
   const [orgExists, actor] = await Promise.all([
@@ -118,6 +142,24 @@ export async function acceptBulk(
   if (!orgExists) throw new AppError('not_found', `Unknown organization ${request.orgId}`);
   // The actor's own standing is checked once, up front; rules about each user come per user.
   assertActorMayActOn(actor, { _id: '', kind: 'customer', role: 'member' });
+  const pending = await models.bulkDeactivations.countDocuments({
+    orgId: request.orgId,
+    source: 'bulk',
+    status: { $in: ['pending', 'running'] },
+  });
+  if (pending >= deps.maxPendingPerOrg) {
+    throw new AppError(
+      'too_many_requests',
+      `This organization already has ${pending} bulk deactivations pending or running (at most ${deps.maxPendingPerOrg}); wait for one to finish`,
+      {
+        details: {
+          retryAfterSeconds: capRetryAfterSeconds,
+          pending,
+          limit: deps.maxPendingPerOrg,
+        },
+      },
+    );
+  }
 
   const bulk = newBulk(
     {

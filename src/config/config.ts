@@ -32,6 +32,16 @@ const configSchema = z
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
+    AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
+    AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    MAX_PENDING_BULKS_PER_ORG: z.coerce.number().int().min(1).max(1_000).default(5),
+    TRUST_PROXY: z
+      .string()
+      .regex(
+        /^(\d{1,2}|[A-Za-z0-9.:/]+(,[A-Za-z0-9.:/]+)*)$/,
+        'a number of proxy hops, or comma-separated proxy addresses, CIDR ranges or express names (loopback, uniquelocal)',
+      )
+      .optional(),
     SEED_DEMO_ON_EMPTY: z
       .enum(['true', 'false'])
       .default('false')
@@ -67,6 +77,28 @@ export interface AppConfig {
   reconcileGraceMs: number;
   shutdownTimeoutMs: number;
   seedDemoOnEmpty: boolean;
+  /** What the HTTP layer enforces against abuse (README, Security). */
+  security: SecurityConfig;
+}
+
+/** Throttling and caps of the HTTP layer. */
+export interface SecurityConfig {
+  /** Failed authentications one client address may make per window; then 429 until it ends. */
+  authFailureLimit: number;
+  authFailureWindowSeconds: number;
+  /** Bulk deactivations of one organization that may be pending or running at once. */
+  maxPendingBulksPerOrg: number;
+  /**
+   * Express's `trust proxy`: which hops' `X-Forwarded-For` names the client, so throttling counts
+   * per client rather than per load balancer. `false` trusts none.
+   */
+  trustProxy: false | number | string[];
+}
+
+function parseTrustProxy(value: string | undefined): SecurityConfig['trustProxy'] {
+  if (value === undefined) return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',');
 }
 
 /**
@@ -108,5 +140,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     reconcileGraceMs: value.RECONCILE_GRACE_MS,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     seedDemoOnEmpty: value.SEED_DEMO_ON_EMPTY,
+    security: {
+      authFailureLimit: value.AUTH_FAILURE_LIMIT,
+      authFailureWindowSeconds: value.AUTH_FAILURE_WINDOW_SECONDS,
+      maxPendingBulksPerOrg: value.MAX_PENDING_BULKS_PER_ORG,
+      trustProxy: parseTrustProxy(value.TRUST_PROXY),
+    },
   };
 }

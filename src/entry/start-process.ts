@@ -53,7 +53,7 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
     // The producers' fail-fast connection: the API enqueues on it, and every process reads
     // queue depths for its metrics from it.
     const redis = createRedisConnection(config.redisUrl, 'producer');
-    const producers = createProducers(redis, config.queuePrefix);
+    const producers = createProducers(redis, config.queuePrefix, logger);
     const metrics = createServiceMetrics(producers.queues);
     const storeWatchdog = watchStoreMonitor(
       mongo,
@@ -74,13 +74,22 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
         logger,
         metrics,
         dashboard: config.dashboard,
+        security: config.security,
+        queuePrefix: config.queuePrefix,
         ...producers,
       });
       const server = await listen(app, config.port);
       logger.info({ port: config.port, dashboard: config.dashboard !== null }, 'api listening');
       closables.push({ name: 'http server', close: () => closeServer(server) });
     } else if (config.metricsPort !== null) {
-      const app = createMetricsApp({ dashboard: config.dashboard, models, metrics });
+      const app = createMetricsApp({
+        dashboard: config.dashboard,
+        models,
+        metrics,
+        redis,
+        security: config.security,
+        queuePrefix: config.queuePrefix,
+      });
       const server = await listen(app, config.metricsPort);
       logger.info({ port: config.metricsPort }, 'metrics listening');
       closables.push({ name: 'metrics server', close: () => closeServer(server) });

@@ -22,6 +22,7 @@ export const errorCodes = {
   idempotency_in_flight: { httpStatus: 409, retryable: true },
   payload_too_large: { httpStatus: 413, retryable: false },
   idempotency_key_reused: { httpStatus: 422, retryable: false },
+  too_many_requests: { httpStatus: 429, retryable: true },
   run_superseded: { httpStatus: 409, retryable: false },
   invalid_step_data: { httpStatus: 500, retryable: false },
   run_not_found: { httpStatus: 500, retryable: false },

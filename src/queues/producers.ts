@@ -1,5 +1,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createErrorIncidentLog } from '../logging/error-incident-log';
+import type { Logger } from '../logging/logger';
 import { queueNames, type QueueName } from './queue-names';
 
 /** The API's producers, sharing its fail-fast Redis connection. */
@@ -21,9 +23,17 @@ export function openQueues(connection: Redis, prefix: string): Record<QueueName,
   ) as Record<QueueName, Queue>;
 }
 
-export function createProducers(connection: Redis, prefix: string): Producers {
+/**
+ * The API's producers on `connection`. Their errors (every reconnect attempt while Redis is away)
+ * go to `logger` as one line per incident.
+ */
+export function createProducers(connection: Redis, prefix: string, logger: Logger): Producers {
   const flows = new FlowProducer({ connection, prefix });
   const queues = openQueues(connection, prefix);
+  const errors = createErrorIncidentLog(logger);
+  errors.watchRecovery(connection, 'producer');
+  errors.watch(flows, 'producer', 'flow-producer');
+  for (const queue of Object.values(queues)) errors.watch(queue, 'producer', queue.name);
   return {
     flows,
     bulkQueue: queues[queueNames.bulk],

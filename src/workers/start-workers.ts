@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/config';
 import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
+import { createErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
@@ -95,6 +96,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
   const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
   const locks = createRedisLock(connection, { prefix });
+  const errors = createErrorIncidentLog(logger);
+  errors.watchRecovery(connection, 'worker');
+  errors.watch(flows, 'worker', 'flow-producer');
+  for (const queue of [runsQueue, maintenance, bulkQueue, sweepsQueue]) {
+    errors.watch(queue, 'worker', queue.name);
+  }
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
   assertRegistryComplete(registry, declaredJobs);
 
@@ -152,9 +159,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         maxStalledCount: 5,
       },
     );
-    worker.on('error', (error) => {
-      logger.error({ queue, error: error.message }, 'worker error');
-    });
+    errors.watch(worker, 'worker', `worker:${queue}`);
     return worker;
   });
   logger.info(

@@ -49,6 +49,8 @@ function routes(): ReturnType<typeof apiRoutes> {
     ...h.producers,
     metrics: h.metrics,
     dashboard: null,
+    security: h.config.security,
+    queuePrefix: h.config.queuePrefix,
     logger: createLogger({ logLevel: 'silent' }),
   });
 }

@@ -2,11 +2,15 @@ import type { Queue } from 'bullmq';
 import { Job } from 'bullmq';
 import request from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
+import { createMetricsApp } from '../../src/api/admin/metrics-app';
 import { createApp } from '../../src/api/app';
+import type { ErrorBody } from '../../src/api/error-handler';
 import { createLogger } from '../../src/logging/logger';
 import { runJobId, stepJobId } from '../../src/queues/job-ids';
 import { queueNames } from '../../src/queues/queue-names';
+import { sweepSchedulerId, syncSweepScheduler } from '../../src/sweeps/sweep-scheduler';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
+import { expectError } from '../support/bulk-fixtures';
 import {
   insertFixtures,
   opportunityFixture,
@@ -105,6 +109,8 @@ describe('access to the dashboard', () => {
       logger: createLogger({ logLevel: 'silent' }),
       metrics: h.metrics,
       dashboard: null,
+      security: h.config.security,
+      queuePrefix: h.config.queuePrefix,
       ...h.producers,
     });
     for (const path of ['/admin/queues', '/admin/queues/api/queues', '/metrics']) {
@@ -175,14 +181,173 @@ describe('access to the dashboard', () => {
     expect(await h.models.auditEvents.countDocuments({ type: 'job.retried' })).toBe(0);
   });
 
-  it('refuses to add jobs or rewrite their data', async () => {
-    const add = await request(h.app)
-      .post(`/admin/queues/api/queues/${queueNames.steps}/add`)
+  it('is closed to admin keys bound to some organizations, and to the worker metrics app', async () => {
+    const orgBound = (
+      await createApiKey(h.models, { name: 'org-admin', scopes: ['admin'], orgIds: [orgId] })
+    ).key;
+    const allScopesOneOrg = (
+      await createApiKey(h.models, { name: 'org-all', scopes: ['*'], orgIds: ['org_other', orgId] })
+    ).key;
+    const erasures = h.producers.queues.find((queue) => queue.name === queueNames.erasures)!;
+    const metricsApp = createMetricsApp({
+      dashboard: h.config.dashboard,
+      models: h.models,
+      metrics: h.metrics,
+      redis: h.redis,
+      security: h.config.security,
+      queuePrefix: h.config.queuePrefix,
+    });
+    for (const key of [orgBound, allScopesOneOrg]) {
+      const calls = [
+        request(h.app).get('/admin/queues'),
+        request(h.app).get('/admin/queues/api/queues'),
+        request(h.app).put(`/admin/queues/api/queues/${queueNames.erasures}/pause`),
+        request(h.app).put(`/admin/queues/api/queues/${queueNames.steps}/obliterate`),
+        request(h.app).get('/metrics'),
+        request(metricsApp).get('/metrics'),
+      ];
+      for (const call of calls) {
+        const res = await call.set('Authorization', `Bearer ${key}`);
+        expectError(res, 403, 'forbidden');
+      }
+    }
+    expect(await erasures.isPaused()).toBe(false);
+    // The same surfaces open for a key bound to all organizations.
+    const global = (await createApiKey(h.models, { name: 'g', scopes: ['admin'], orgIds: ['*'] }))
+      .key;
+    expect(
+      (await request(metricsApp).get('/metrics').set('Authorization', `Bearer ${global}`)).status,
+    ).toBe(200);
+  });
+});
+
+describe('what the dashboard refuses', () => {
+  const sweepOrg = 'org_dashboard_sweep';
+  const schedulerId = sweepSchedulerId(sweepOrg);
+  let sweeps: Queue;
+
+  beforeAll(async () => {
+    sweeps = h.producers.queues.find((queue) => queue.name === queueNames.sweeps)!;
+    // A yearly sweep: its next job waits, delayed, in the queue.
+    await syncSweepScheduler(sweeps, sweepOrg, {
+      enabled: true,
+      inactiveDays: 90,
+      neverLoggedInDays: 30,
+      exemptRoles: [],
+      cron: '0 3 1 1 *',
+      timezone: 'UTC',
+      dryRun: true,
+      maxPerRun: 500,
+    });
+  });
+
+  afterAll(async () => {
+    await sweeps.removeJobScheduler(schedulerId);
+  });
+
+  it('refuses every call that creates, runs, reschedules, edits or removes work', async () => {
+    const { runId } = await failedRun();
+    const failedJobId = stepJobId(runId, 'blocklist-email');
+    const failedJob = await Job.fromId(steps, failedJobId);
+    const schedulerBefore = await sweeps.getJobScheduler(schedulerId);
+    expect(schedulerBefore).toMatchObject({ pattern: '0 3 1 1 *' });
+    const countsBefore = {
+      steps: await steps.getJobCounts(),
+      sweeps: await sweeps.getJobCounts(),
+    };
+    const base = '/admin/queues/api/queues';
+    const refused: [method: 'put' | 'patch' | 'post', path: string, body?: object][] = [
+      ['put', `${base}/${queueNames.sweeps}/job-schedulers/${schedulerId}/run`],
+      ['patch', `${base}/${queueNames.sweeps}/job-schedulers/${schedulerId}`, { every: 2000 }],
+      ['put', `${base}/${queueNames.sweeps}/job-schedulers/${schedulerId}/remove`],
+      ['post', `${base}/${queueNames.steps}/add`, { name: 'revoke-tokens x', data: { a: 1 } }],
+      ['patch', `${base}/${queueNames.steps}/${failedJobId}/update-data`, { data: { a: 1 } }],
+      ['put', `${base}/${queueNames.steps}/${failedJobId}/promote`],
+      ['put', `${base}/${queueNames.sweeps}/promote`],
+      ['put', `${base}/${queueNames.steps}/clean/failed`],
+      ['put', `${base}/${queueNames.steps}/${failedJobId}/clean`],
+      ['put', `${base}/${queueNames.steps}/empty`],
+      ['put', `${base}/${queueNames.steps}/obliterate`],
+      ['patch', `${base}/${queueNames.steps}/${failedJobId}/delay`, { delay: 1000 }],
+      ['patch', `${base}/${queueNames.steps}/${failedJobId}/priority`, { priority: 1 }],
+      ['put', `${base}/${queueNames.steps}/${failedJobId}/remove-unprocessed-children`],
+      ['put', `${base}/${queueNames.steps}/concurrency`, { concurrency: 1 }],
+      ['put', `${base}/${queueNames.steps}/rate-limit`, { max: 1, duration: 1000 }],
+      ['put', `${base}/${queueNames.steps}/rate-limit/release`],
+      ['put', `${base}/pause`],
+      ['put', `${base}/resume`],
+      ['post', '/admin/queues/api/metrics/history/purge'],
+    ];
+    const adminKey = (
+      await createApiKey(h.models, { name: 'global', scopes: ['admin'], orgIds: ['*'] })
+    ).key;
+    for (const [method, path, body] of refused) {
+      for (const credentials of [asOperator, `Bearer ${adminKey}`]) {
+        const agent = request(h.app);
+        const res = await agent[method](path)
+          .set('Authorization', credentials)
+          .set('Sec-Fetch-Site', 'same-origin')
+          .send(body ?? {});
+        expect([method, path, res.status, (res.body as Partial<ErrorBody>).error?.code]).toEqual([
+          method,
+          path,
+          403,
+          'forbidden',
+        ]);
+      }
+    }
+
+    // Nothing changed: the scheduler's schedule, the queues' jobs, the failed job and its data.
+    expect(await sweeps.getJobScheduler(schedulerId)).toEqual(schedulerBefore);
+    expect(await steps.getJobCounts()).toEqual(countsBefore.steps);
+    expect(await sweeps.getJobCounts()).toEqual(countsBefore.sweeps);
+    const after = await Job.fromId(steps, failedJobId);
+    expect(await after!.getState()).toBe('failed');
+    expect(after!.data).toEqual(failedJob!.data);
+    expect(await steps.isPaused()).toBe(false);
+    expect(await h.models.sweeps.countDocuments({ orgId: sweepOrg })).toBe(0);
+  });
+
+  it('still serves the reads the UI makes, schedulers included', async () => {
+    for (const path of [
+      '/admin/queues/api/queues',
+      `/admin/queues/api/job-schedulers?queueName=${queueNames.sweeps}`,
+      '/admin/queues/api/redis/stats',
+      `/admin/queues/api/queues/${queueNames.steps}/workers`,
+      '/admin/queues/job-schedulers',
+      `/admin/queues/queue/${queueNames.steps}`,
+    ]) {
+      const res = await request(h.app).get(path).set('Authorization', asOperator);
+      expect([path, res.status]).toEqual([path, 200]);
+    }
+  });
+
+  it('pauses and resumes one queue, auditing each', async () => {
+    const erasures = h.producers.queues.find((queue) => queue.name === queueNames.erasures)!;
+    const call = (action: string) =>
+      request(h.app)
+        .put(`/admin/queues/api/queues/${queueNames.erasures}/${action}`)
+        .set('Authorization', asOperator)
+        .set('Sec-Fetch-Site', 'same-origin');
+    expect((await call('pause')).status).toBe(200);
+    expect(await erasures.isPaused()).toBe(true);
+    expect((await call('resume')).status).toBe(200);
+    expect(await erasures.isPaused()).toBe(false);
+    const audit = await h.models.auditEvents
+      .find({ subjectId: queueNames.erasures })
+      .sort({ at: 1 })
+      .lean();
+    expect(audit.map((event) => [event.type, event.actorId, event.orgId, event.data])).toEqual([
+      ['queue.paused', `dashboard:${operator.username}`, 'system', { queue: queueNames.erasures }],
+      ['queue.resumed', `dashboard:${operator.username}`, 'system', { queue: queueNames.erasures }],
+    ]);
+    // Cross-site, refused like a retry.
+    const crossSite = await request(h.app)
+      .put(`/admin/queues/api/queues/${queueNames.erasures}/pause`)
       .set('Authorization', asOperator)
-      .set('Sec-Fetch-Site', 'same-origin')
-      .send({ name: 'revoke-tokens x', data: { email: 'someone@example.test' } });
-    expect(add.status).toBe(403);
-    expect(await steps.getJobCountByTypes('wait', 'waiting', 'delayed')).toBe(0);
+      .set('Sec-Fetch-Site', 'cross-site');
+    expect(crossSite.status).toBe(403);
+    expect(await erasures.isPaused()).toBe(false);
   });
 });
 

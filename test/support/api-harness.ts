@@ -34,9 +34,9 @@ export async function openApiHarness(
   const config = testConfig(overrides);
   const store = await openTestStore(tag);
   const redis = createRedisConnection(config.redisUrl, 'producer');
-  const producers = createProducers(redis, config.queuePrefix);
-  const { flows } = producers;
   const logger = observe.logger ?? createLogger({ logLevel: 'silent' });
+  const producers = createProducers(redis, config.queuePrefix, logger);
+  const { flows } = producers;
   const metrics = createServiceMetrics(producers.queues);
   const app = createApp({
     mongo: store.mongo,
@@ -45,6 +45,8 @@ export async function openApiHarness(
     logger,
     metrics,
     dashboard: config.dashboard,
+    security: config.security,
+    queuePrefix: config.queuePrefix,
     ...producers,
   });
   return {

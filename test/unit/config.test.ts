@@ -59,4 +59,32 @@ describe('loadConfig', () => {
   it('rejects a port out of range', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT/);
   });
+
+  it('reads the throttling, the bulk cap and the trusted proxies, with safe defaults', () => {
+    expect(loadConfig({}).security).toEqual({
+      authFailureLimit: 10,
+      authFailureWindowSeconds: 900,
+      maxPendingBulksPerOrg: 5,
+      trustProxy: false,
+    });
+    expect(
+      loadConfig({
+        AUTH_FAILURE_LIMIT: '3',
+        AUTH_FAILURE_WINDOW_SECONDS: '60',
+        MAX_PENDING_BULKS_PER_ORG: '2',
+        TRUST_PROXY: '1',
+      }).security,
+    ).toEqual({
+      authFailureLimit: 3,
+      authFailureWindowSeconds: 60,
+      maxPendingBulksPerOrg: 2,
+      trustProxy: 1,
+    });
+    expect(loadConfig({ TRUST_PROXY: 'loopback,10.0.0.0/8' }).security.trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+    ]);
+    expect(() => loadConfig({ AUTH_FAILURE_LIMIT: '0' })).toThrow(/AUTH_FAILURE_LIMIT/);
+    expect(() => loadConfig({ TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+  });
 });

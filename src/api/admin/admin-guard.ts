@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppConfig } from '../../config/config';
 import { AppError } from '../../errors/app-error';
 import type { Models } from '../../models/create-models';
+import type { AuthThrottle } from '../auth-throttle';
 import { authenticate, authorize } from '../authenticate';
 
 /** Who is operating the dashboard or reading the metrics, as the audit trail names them. */
@@ -29,17 +30,20 @@ export function operatorOf(res: Response): Operator {
 }
 
 /**
- * Guards the operator surfaces (queue dashboard, metrics): HTTP Basic with the configured
- * dashboard credentials, or a Bearer API key with the `admin` scope. Without configured
- * credentials the surfaces are off and answer 404, so a deployment that forgot them is closed,
- * not open.
+ * Guards the operator surfaces (queue dashboard, metrics), which show and act on every
+ * organization's work: HTTP Basic with the configured dashboard credentials, or a Bearer API key
+ * with the `admin` scope bound to all organizations (`*`); a key bound to some organizations is
+ * 403, whatever its scopes. Without configured credentials the surfaces are off and answer 404,
+ * so a deployment that forgot them is closed, not open. Failed sign-ins count towards the
+ * client's throttle.
  */
-export function adminGuard(dashboard: AppConfig['dashboard'], models: Models): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (dashboard === null) {
-      next(new AppError('not_found', 'No such route'));
-      return;
-    }
+export function adminGuard(
+  dashboard: AppConfig['dashboard'],
+  models: Models,
+  throttle: AuthThrottle,
+): RequestHandler {
+  const signIn = async (req: Request, res: Response): Promise<void> => {
+    if (dashboard === null) throw new AppError('not_found', 'No such route');
     const header = req.headers.authorization ?? '';
     const basic = basicPattern.exec(header)?.[1];
     if (basic !== undefined) {
@@ -52,23 +56,33 @@ export function adminGuard(dashboard: AppConfig['dashboard'], models: Models): R
       const passwordOk = sameSecret(password, dashboard.password);
       if (userOk && passwordOk) {
         res.locals.operator = { actorId: `dashboard:${username}`, via: 'basic' } satisfies Operator;
-        next();
         return;
       }
     } else if (/^Bearer\s/i.test(header)) {
-      authenticate(models, header)
-        .then((key) => {
-          authorize(key, 'admin', undefined);
-          res.locals.operator = { actorId: `key:${key._id}`, via: 'bearer' } satisfies Operator;
-          next();
-        })
-        .catch(next);
+      const key = await authenticate(models, header);
+      authorize(key, 'admin', undefined);
+      if (!key.orgIds.includes('*')) {
+        throw new AppError(
+          'forbidden',
+          'The operator surfaces show every organization: only a key bound to all organizations (*) opens them',
+        );
+      }
+      res.locals.operator = { actorId: `key:${key._id}`, via: 'bearer' } satisfies Operator;
       return;
     }
     res.setHeader('WWW-Authenticate', 'Basic realm="offboard operators", charset="UTF-8"');
-    next(
-      new AppError('unauthorized', 'Sign in with the dashboard credentials or an admin API key'),
+    throw new AppError(
+      'unauthorized',
+      'Sign in with the dashboard credentials or an admin API key bound to all organizations',
     );
+  };
+  return (req: Request, res: Response, next: NextFunction) => {
+    // Off means absent: no throttling of a surface that does not exist.
+    const attempt =
+      dashboard === null ? signIn(req, res) : throttle.guard(req, () => signIn(req, res));
+    attempt.then(() => {
+      next();
+    }, next);
   };
 }
 

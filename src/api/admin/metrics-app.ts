@@ -1,8 +1,11 @@
 import express, { type Express } from 'express';
-import type { AppConfig } from '../../config/config';
+import type { Redis } from 'ioredis';
+import type { AppConfig, SecurityConfig } from '../../config/config';
 import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
+import { createAuthThrottle } from '../auth-throttle';
 import { errorHandler, notFoundHandler } from '../error-handler';
+import { securityHeaders } from '../security-headers';
 import { adminGuard } from './admin-guard';
 import { metricsHandler } from './metrics-handler';
 
@@ -15,13 +18,27 @@ export function createMetricsApp(deps: {
   dashboard: AppConfig['dashboard'];
   models: Models;
   metrics: ServiceMetrics;
+  /** Shares the failed-sign-in counts with the API processes. */
+  redis: Redis;
+  security: SecurityConfig;
+  queuePrefix: string;
 }): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.security.trustProxy);
+  app.use(securityHeaders());
+  const throttle = createAuthThrottle(deps.redis, {
+    ...deps.security,
+    keyPrefix: deps.queuePrefix,
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/metrics', adminGuard(deps.dashboard, deps.models), metricsHandler(deps.metrics));
+  app.get(
+    '/metrics',
+    adminGuard(deps.dashboard, deps.models, throttle),
+    metricsHandler(deps.metrics),
+  );
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Job, type Queue } from 'bullmq';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Express, type Request, type RequestHandler, type Response } from 'express';
 import { ulid } from 'ulid';
 import { AppError } from '../../errors/app-error';
 import type { Logger } from '../../logging/logger';
@@ -54,12 +54,33 @@ async function auditRetry(models: Models, actorId: string, queue: Queue, job: Jo
   ]);
 }
 
+/** Records an operator pausing or resuming a queue, which concerns every organization. */
+async function auditQueueState(
+  models: Models,
+  actorId: string,
+  queue: Queue,
+  type: 'queue.paused' | 'queue.resumed',
+): Promise<void> {
+  await models.auditEvents.insertMany([
+    {
+      _id: `${type}-${ulid()}`,
+      orgId: 'system',
+      type,
+      actorId,
+      subjectId: queue.name,
+      at: new Date(),
+      data: { queue: queue.name },
+    },
+  ]);
+}
+
 /**
- * The dashboard's retry calls, answered here rather than by bull-board so that each retry is
- * audited, and so that only failed jobs are retried: a completed step's effects are done, and
- * the UI offers no retry for it either (`allowCompletedRetries: false`).
+ * The dashboard's calls that change something and are allowed, answered here rather than by
+ * bull-board so that each is audited: retries, of failed jobs only (a completed step's effects
+ * are done, and the UI offers no retry for it either: `allowCompletedRetries: false`), and
+ * pausing or resuming one queue.
  */
-function retryRoutes(deps: DashboardDeps, byName: QueuesByName): Router {
+function allowedWrites(deps: DashboardDeps, byName: QueuesByName): Router {
   const router = Router();
   const queueOf = (req: Request): Queue => {
     const queue = byName.get(String(req.params.queueName));
@@ -114,18 +135,59 @@ function retryRoutes(deps: DashboardDeps, byName: QueuesByName): Router {
     res.status(204).end();
   });
 
-  // Jobs are created by the API alone, and carry ids only: the dashboard may not add jobs or
-  // rewrite their data.
-  const refuseEdit = (): never => {
-    throw new AppError(
-      'forbidden',
-      'Jobs are created by the API and carry ids only; they cannot be added or edited here',
+  const queueState = (action: 'pause' | 'resume') => async (req: Request, res: Response) => {
+    const queue = queueOf(req);
+    const { actorId } = operatorOf(res);
+    if (action === 'pause') await queue.pause();
+    else await queue.resume();
+    const type = action === 'pause' ? 'queue.paused' : 'queue.resumed';
+    await auditQueueState(deps.models, actorId, queue, type);
+    deps.logger.info(
+      { queue: queue.name, actorId },
+      `operator ${type.replace('queue.', '')} a queue`,
     );
+    res.status(200).json({});
   };
-  router.post('/api/queues/:queueName/add', refuseEdit);
-  router.patch('/api/queues/:queueName/:jobId/update-data', refuseEdit);
+  router.put('/api/queues/:queueName/pause', queueState('pause'));
+  router.put('/api/queues/:queueName/resume', queueState('resume'));
   return router;
 }
+
+/**
+ * bull-board's calls that only read, as patterns of the path below the dashboard; every one is a
+ * GET. Its pages and static files (any GET outside `/api/`) are reads as well.
+ */
+const readCalls: readonly RegExp[] = [
+  /^\/api\/redis\/stats$/,
+  /^\/api\/queues$/,
+  /^\/api\/job-schedulers$/,
+  /^\/api\/queues\/[^/]+\/(metrics|default-job-options|workers|rate-limit|job-data-schema)$/,
+  /^\/api\/queues\/[^/]+\/[^/]+\/(logs|flow)$/,
+  /^\/api\/queues\/[^/]+\/[^/]+$/,
+];
+
+/**
+ * The allow-list: past the calls {@link allowedWrites} answers, only reads reach bull-board.
+ * Everything else that would create, run, reschedule, promote, edit or delete work is refused
+ * (adding jobs, editing their data, promoting, cleaning, emptying, obliterating, removing jobs,
+ * running, rescheduling or removing job schedulers, changing concurrency or rate limits, and
+ * whatever a later bull-board adds): jobs come from the API and the schedulers from the sweep
+ * policies in MongoDB, which the dashboard must not contradict.
+ */
+const onlyReads: RequestHandler = (req, _res, next) => {
+  const read = req.method === 'GET' || req.method === 'HEAD';
+  const path = req.path;
+  if (read && (!path.startsWith('/api/') || readCalls.some((pattern) => pattern.test(path)))) {
+    next();
+    return;
+  }
+  next(
+    new AppError(
+      'forbidden',
+      'The dashboard only reads, retries failed jobs and pauses or resumes a queue: jobs come from the API and schedules from the sweep policies',
+    ),
+  );
+};
 
 interface BoardJob {
   id?: string;
@@ -176,7 +238,10 @@ function completedJobsAreNotFailed(byName: QueuesByName): Router {
   return router;
 }
 
-/** The bull-board dashboard over every queue, with audited retries; mount under {@link dashboardPath}. */
+/**
+ * The bull-board dashboard over every queue: reads, plus audited retries of failed jobs and
+ * pausing or resuming a queue; mount under {@link dashboardPath}.
+ */
 export function queueDashboard(deps: DashboardDeps): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(dashboardPath);
@@ -194,9 +259,13 @@ export function queueDashboard(deps: DashboardDeps): Router {
     options: { uiConfig: { boardTitle: 'offboard queues' } },
   });
   const byName: QueuesByName = new Map(deps.queues.map((queue) => [queue.name, queue]));
+  // bull-board serves from an Express app of its own, which would announce itself.
+  const board = serverAdapter.getRouter() as Express;
+  board.disable('x-powered-by');
   const router = Router();
-  router.use(retryRoutes(deps, byName));
+  router.use(allowedWrites(deps, byName));
+  router.use(onlyReads);
   router.use(completedJobsAreNotFailed(byName));
-  router.use(serverAdapter.getRouter() as Router);
+  router.use(board);
   return router;
 }

@@ -1,15 +1,30 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { acceptBulk } from '../../bulk/accept-bulk';
+import type { SecurityConfig } from '../../config/config';
 import { loadBulkView } from '../../bulk/bulk-view';
 import { AppError } from '../../errors/app-error';
+import { createRedisLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import { bulkBodySchema, bulkParamsSchema, bulkSchema } from '../schemas/bulk-schemas';
 import { commonErrorResponses, orgParamsSchema } from '../schemas/common-schemas';
 
 /** `/v1/orgs/:orgId/bulk-deactivations`: accept and follow bulk deactivations. */
-export function bulkRoutes(deps: { models: Models; bulkQueue: Queue }): RouteDefinition[] {
+export function bulkRoutes(deps: {
+  models: Models;
+  bulkQueue: Queue;
+  redis: Redis;
+  queuePrefix: string;
+  security: Pick<SecurityConfig, 'maxPendingBulksPerOrg'>;
+}): RouteDefinition[] {
   const { models } = deps;
+  const admission = {
+    models,
+    bulkQueue: deps.bulkQueue,
+    locks: createRedisLock(deps.redis, { prefix: deps.queuePrefix }),
+    maxPendingPerOrg: deps.security.maxPendingBulksPerOrg,
+  };
   return [
     defineRoute({
       method: 'post',
@@ -25,7 +40,7 @@ export function bulkRoutes(deps: { models: Models; bulkQueue: Queue }): RouteDef
         ...commonErrorResponses,
       },
       handler: async ({ params, body }) => {
-        const bulk = await acceptBulk(deps, { ...body, orgId: params.orgId });
+        const bulk = await acceptBulk(admission, { ...body, orgId: params.orgId });
         return {
           status: 202,
           body: await loadBulkView(models, bulk),
