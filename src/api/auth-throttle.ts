@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { SecurityConfig } from '../config/config';
-import { AppError, isAppError } from '../errors/app-error';
+import { AppError } from '../errors/app-error';
 
 /** Counts failed authentications per client address and refuses an address that made too many. */
 export interface AuthThrottle {
@@ -55,7 +55,7 @@ export function createAuthThrottle(
         return await authenticate();
       } catch (error) {
         if (
-          isAppError(error) &&
+          error instanceof AppError &&
           error.code === 'unauthorized' &&
           req.headers.authorization !== undefined
         ) {
