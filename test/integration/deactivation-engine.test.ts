@@ -3,6 +3,7 @@ import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
 import { createRedisConnection } from '../../src/infra/redis-connection';
+import { createRedisLock } from '../../src/infra/redis-lock';
 import type { Deactivation, StepName } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
 import { enqueueRun } from '../../src/queues/deactivation-flow';
@@ -73,7 +74,11 @@ function accept(
   extra: { allowReactivationOnPurchase?: boolean } = {},
 ): Promise<Deactivation> {
   return requestDeactivation(
-    { models: store.models, flows },
+    {
+      models: store.models,
+      flows,
+      locks: createRedisLock(producer, { prefix: workers.config.queuePrefix }),
+    },
     { orgId, userId, actorId, source: 'api', reason: 'left the company', ...extra },
   );
 }
