@@ -80,14 +80,15 @@ export function newRun(
 export async function requestDeactivation(
   deps: RequestDeactivationDeps,
   request: DeactivationRequest,
-  trace: { requestId?: string } = {},
+  trace: { requestId?: string; now?: Date; runId?: string } = {},
 ): Promise<Deactivation> {
   const { models } = deps;
-  const now = new Date();
+  // `now` and `runId` are the caller's only in tests that need identical runs in two stores.
+  const now = trace.now ?? new Date();
   const { user, plan } = await assessDeactivation(models, request, now);
   if (acceptanceSeam.afterChecks) await acceptanceSeam.afterChecks(request);
   const accept = async (): Promise<Deactivation> => {
-    let run = newRun(request, user, plan, now);
+    let run = newRun(request, user, plan, now, trace.runId);
     let adopted = false;
     try {
       await models.deactivations.insertMany([run]);
