@@ -1219,9 +1219,13 @@ describe('GET a run and the list', () => {
       const res = await post(orgId, { userId: user._id, actorId: admin._id });
       expect(res.status).toBe(202);
       created.push({ id: res.body.id as string, userId: user._id });
-      // Distinct creation instants, so "newest first" has one answer.
-      await new Promise((resolve) => setTimeout(resolve, 3));
     }
+    // One POST after the other, each many store round trips long: distinct creation instants,
+    // so "newest first" has one answer (checked rather than slept for).
+    const createdAt = created.map(async (run) =>
+      (await h.models.deactivations.findById(run.id).lean())?.createdAt.getTime(),
+    );
+    expect(new Set(await Promise.all(createdAt)).size).toBe(created.length);
     const newestFirst = created.map((run) => run.id).reverse();
 
     const pages: { id: string }[][] = [];
