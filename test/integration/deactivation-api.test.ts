@@ -10,7 +10,7 @@ import {
 } from '../../src/api/schemas/deactivation-schemas';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-key-repository';
 import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
-import { newRun } from '../../src/deactivation/request-deactivation';
+import { acceptanceSeam, newRun } from '../../src/deactivation/request-deactivation';
 import { hashEmail } from '../../src/domain/email';
 import { AppError } from '../../src/errors/app-error';
 import { stepNames } from '../../src/models/deactivation.model';
@@ -793,29 +793,56 @@ describe('409: state conflicts', () => {
     await expectUntouched(lastAdmin._id);
   });
 
-  it('last_admin: two admins deactivating each other at once never leave the org without an active admin', async () => {
-    const org = orgFixture();
-    const x = userFixture(org._id, { role: 'admin' });
-    const y = userFixture(org._id, { role: 'admin' });
-    await insertFixtures(h.models, { organizations: [org], users: [x, y] });
-    const [byX, byY] = await Promise.all([
-      post(org._id, { userId: y._id, actorId: x._id }),
-      post(org._id, { userId: x._id, actorId: y._id }),
-    ]);
-    const accepted = [byX, byY].filter((res) => res.status === 202);
-    expect(accepted.length).toBeLessThanOrEqual(1);
-    for (const res of [byX, byY].filter((r) => r.status !== 202)) {
-      expect(['last_admin', 'actor_not_allowed']).toContain(res.body.error.code);
-      expectError(
-        res,
-        res.body.error.code === 'last_admin' ? 409 : 403,
-        res.body.error.code as string,
-      );
+  it('last_admin: two admins deactivating each other at once: exactly one is accepted, every time', async () => {
+    // Both requests are held after their checks until both have passed them (the seam), so
+    // neither has switched its user when the other checks: the race is certain, not likely.
+    // Only the recount after the switch can then refuse one of them.
+    for (let round = 0; round < 5; round += 1) {
+      const org = orgFixture();
+      const x = userFixture(org._id, { role: 'admin' });
+      const y = userFixture(org._id, { role: 'admin' });
+      await insertFixtures(h.models, { organizations: [org], users: [x, y] });
+      const arrived: (() => void)[] = [];
+      const bothChecked = new Promise<void>((resolve) => {
+        acceptanceSeam.afterChecks = async (request) => {
+          if (request.orgId !== org._id) return;
+          await new Promise<void>((release) => {
+            arrived.push(release);
+            if (arrived.length === 2) resolve();
+          });
+        };
+      });
+      void bothChecked.then(() => {
+        for (const release of arrived) release();
+      });
+      let answers: Response[];
+      try {
+        answers = await Promise.all([
+          post(org._id, { userId: y._id, actorId: x._id }),
+          post(org._id, { userId: x._id, actorId: y._id }),
+        ]);
+      } finally {
+        acceptanceSeam.afterChecks = undefined;
+      }
+      expect(arrived).toHaveLength(2);
+      const statuses = answers.map((res) => res.status).sort();
+      expect({ round, statuses }).toEqual({ round, statuses: [202, 409] });
+      const refused = answers.find((res) => res.status === 409)!;
+      expectError(refused, 409, 'last_admin');
+      const accepted = answers.find((res) => res.status === 202)!;
+      const acceptedUser = (accepted.body as { userId: string }).userId;
+      const keptUser = acceptedUser === x._id ? y._id : x._id;
+      expect(await userInDb(acceptedUser)).toMatchObject({
+        status: 'inactive',
+        deactivationId: (accepted.body as { id: string }).id,
+      });
+      expect(await userInDb(keptUser)).toMatchObject({ status: 'active' });
+      expect(await userInDb(keptUser)).not.toHaveProperty('deactivationId');
+      // The refused request left nothing behind: one run, the accepted one's.
+      expect(
+        (await h.models.deactivations.find({ orgId: org._id }).lean()).map((run) => run._id),
+      ).toEqual([(accepted.body as { id: string }).id]);
     }
-    expect(
-      await h.models.users.countDocuments({ orgId: org._id, role: 'admin', status: 'active' }),
-    ).toBeGreaterThanOrEqual(1);
-    expect(await h.models.deactivations.countDocuments({ orgId: org._id })).toBe(accepted.length);
   });
 });
 
@@ -1192,9 +1219,13 @@ describe('GET a run and the list', () => {
       const res = await post(orgId, { userId: user._id, actorId: admin._id });
       expect(res.status).toBe(202);
       created.push({ id: res.body.id as string, userId: user._id });
-      // Distinct creation instants, so "newest first" has one answer.
-      await new Promise((resolve) => setTimeout(resolve, 3));
     }
+    // One POST after the other, each many store round trips long: distinct creation instants,
+    // so "newest first" has one answer (checked rather than slept for).
+    const createdAt = created.map(async (run) =>
+      (await h.models.deactivations.findById(run.id).lean())?.createdAt.getTime(),
+    );
+    expect(new Set(await Promise.all(createdAt)).size).toBe(created.length);
     const newestFirst = created.map((run) => run.id).reverse();
 
     const pages: { id: string }[][] = [];

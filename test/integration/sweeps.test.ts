@@ -444,6 +444,33 @@ describe('sweeps', () => {
     expect(await h.models.deactivations.countDocuments({ orgId })).toBe(3);
   });
 
+  it('holds a dry-run sweep over maxPerRun too, deactivating nobody', async () => {
+    const { orgId, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(100) }),
+      userFixture(org, { lastLoginAt: daysAgo(110) }),
+      userFixture(org, { lastLoginAt: daysAgo(120) }),
+    ]);
+    await putPolicy(orgId, policy({ dryRun: true, maxPerRun: 2 }));
+    await fire(orgId, 'fire-dry-big');
+    const report = await waitForReport(orgId, `${orgId}-fire-dry-big`, [
+      'held',
+      'dry_run',
+      'completed',
+      'failed',
+    ]);
+    expect(report).toMatchObject({
+      status: 'held',
+      held: true,
+      dryRun: true,
+      matched: 3,
+      selected: 3,
+      deactivated: 0,
+      maxPerRun: 2,
+    });
+    expect(await statusesOf(users)).toEqual(['active', 'active', 'active']);
+    expect(await h.models.deactivations.countDocuments({ orgId })).toBe(0);
+  });
+
   it('sweeps once per fire: the same job id added twice and run twice leaves one report and one run per user', async () => {
     // A second set of workers on the same queues.
     workers.push(await startTestWorkers(h.store, { QUEUE_PREFIX: h.config.queuePrefix }));

@@ -33,9 +33,10 @@ export interface TestStore {
   close: () => Promise<void>;
 }
 
-export async function openTestStore(tag: string): Promise<TestStore> {
+/** `url` reaches the same store another way (through a fault-injecting proxy). */
+export async function openTestStore(tag: string, url: string = mongoUrl): Promise<TestStore> {
   const dbName = uniqueName(tag);
-  const mongo = await connectMongo(mongoUrl, { dbName });
+  const mongo = await connectMongo(url, { dbName });
   const models = createModels(mongo);
   await ensureIndexes(models);
   return {

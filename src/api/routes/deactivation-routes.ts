@@ -1,9 +1,11 @@
 import type { FlowProducer } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { QueryFilter } from 'mongoose';
 import { assessDeactivation } from '../../deactivation/assess-deactivation';
 import { requestDeactivation } from '../../deactivation/request-deactivation';
 import { toRunView } from '../../deactivation/run-view';
 import { AppError } from '../../errors/app-error';
+import { createRedisLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
 import { decodeCursor, encodeCursor } from '../cursor';
@@ -34,8 +36,11 @@ const conflict = {
 export function deactivationRoutes(deps: {
   models: Models;
   flows: FlowProducer;
+  redis: Redis;
 }): RouteDefinition[] {
-  const { models } = deps;
+  const { models, flows } = deps;
+  // Under the queue prefix, like the workers' locks.
+  const locks = createRedisLock(deps.redis, { prefix: flows.opts.prefix ?? 'bull', waitMs: 5_000 });
   return [
     defineRoute({
       method: 'post',
@@ -64,7 +69,7 @@ export function deactivationRoutes(deps: {
           return { status: 200, body: { dryRun: true, userId: body.userId, plan } };
         }
         const requestId = typeof req.id === 'string' ? req.id : undefined;
-        const run = await requestDeactivation(deps, request, { requestId });
+        const run = await requestDeactivation({ models, flows, locks }, request, { requestId });
         res.locals.runId = run._id;
         return {
           status: 202,
