@@ -21,7 +21,13 @@ export function bulkRoutes(deps: { models: Models; bulkQueue: Queue }): RouteDef
       body: bulkBodySchema,
       idempotent: true,
       responses: {
-        202: { description: 'Accepted; Location names it', schema: bulkSchema },
+        202: {
+          description: 'Accepted; Location names it',
+          schema: bulkSchema,
+          headers: {
+            Location: { description: 'The bulk deactivation', type: 'string', required: true },
+          },
+        },
         ...commonErrorResponses,
       },
       handler: async ({ params, body }) => {
