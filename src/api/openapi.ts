@@ -31,7 +31,7 @@ function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): J
  * JSON body can be too large or of another type; an Idempotency-Key can be in flight or reused),
  * so a route cannot forget one. The route's own description of a status wins.
  */
-export function documentedResponses(route: RouteDefinition): Record<number, ResponseSpec> {
+function documentedResponses(route: RouteDefinition): Record<number, ResponseSpec> {
   const none: Record<number, ResponseSpec> = {};
   return {
     ...(route.body ? bodyErrorResponses : none),
