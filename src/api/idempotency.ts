@@ -11,7 +11,8 @@ export const idempotencyTtlMs = 24 * 60 * 60 * 1000;
 /** An in-flight record older than this belongs to a request that died: it may be taken over. */
 const staleInFlightMs = 60 * 1000;
 
-const keyPattern = /^[\x21-\x7e]{1,255}$/;
+/** What an `Idempotency-Key` may be: 1 to 255 visible ASCII characters (documented as such). */
+export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
@@ -36,7 +37,7 @@ export async function withIdempotency(
   scope: IdempotencyScope,
   execute: () => Promise<HandlerResult>,
 ): Promise<HandlerResult> {
-  if (!keyPattern.test(scope.idempotencyKey)) {
+  if (!idempotencyKeyPattern.test(scope.idempotencyKey)) {
     throw new AppError(
       'validation_failed',
       'Idempotency-Key must be 1 to 255 visible ASCII characters',

@@ -21,6 +21,7 @@ export const errorCodes = {
   not_held: { httpStatus: 409, retryable: false },
   idempotency_in_flight: { httpStatus: 409, retryable: true },
   payload_too_large: { httpStatus: 413, retryable: false },
+  unsupported_media_type: { httpStatus: 415, retryable: false },
   idempotency_key_reused: { httpStatus: 422, retryable: false },
   too_many_requests: { httpStatus: 429, retryable: true },
   run_superseded: { httpStatus: 409, retryable: false },

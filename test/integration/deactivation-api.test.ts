@@ -384,7 +384,7 @@ describe('400: bad input, with every zod issue in details', () => {
     expectError(res, 400, 'validation_failed');
   });
 
-  it('rejects a body that is a JSON array or a non-JSON content type', async () => {
+  it('rejects a body that is a JSON array (400) or of a non-JSON content type (415)', async () => {
     expectError(
       await api()
         .post(deactivationsPath(orgId))
@@ -400,6 +400,12 @@ describe('400: bad input, with every zod issue in details', () => {
         .set('Authorization', `Bearer ${writeKey}`)
         .set('Content-Type', 'text/plain')
         .send(JSON.stringify({ userId: user._id, actorId: admin._id })),
+      415,
+      'unsupported_media_type',
+    );
+    // No body at all is a 400 about the missing fields, not a 415.
+    expectError(
+      await api().post(deactivationsPath(orgId)).set('Authorization', `Bearer ${writeKey}`),
       400,
       'validation_failed',
     );

@@ -53,14 +53,13 @@ export function deactivationRoutes(deps: {
       idempotent: true,
       responses: {
         200: { description: 'Dry run: the plan, nothing changed', schema: dryRunSchema },
-        202: { description: 'Accepted: the run; Location names it', schema: runSchema },
+        202: {
+          description: 'Accepted: the run; Location names it',
+          schema: runSchema,
+          headers: { Location: { description: 'The run', type: 'string', required: true } },
+        },
         ...commonErrorResponses,
         409: conflict,
-        413: { description: 'Body over 100 kB', schema: errorResponseSchema },
-        422: {
-          description: 'Idempotency-Key reused with a different body',
-          schema: errorResponseSchema,
-        },
       },
       handler: async ({ params, query, body, req, res }) => {
         const request = { ...body, orgId: params.orgId, source: 'api' as const };

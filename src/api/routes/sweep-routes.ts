@@ -19,9 +19,29 @@ import {
 } from '../schemas/common-schemas';
 import { z } from 'zod';
 
-function toSweepView(sweep: SweepReport): Record<string, unknown> {
-  const { _id, ...rest } = sweep;
-  return { id: _id, ...rest };
+/**
+ * A sweep report as the API returns it: the documented fields by name, so a field added to the
+ * stored report does not leak into a response its schema (closed to other properties) refuses.
+ */
+function toSweepView(sweep: SweepReport): Record<keyof z.input<typeof sweepReportSchema>, unknown> {
+  return {
+    id: sweep._id,
+    orgId: sweep.orgId,
+    status: sweep.status,
+    dryRun: sweep.dryRun,
+    startedAt: sweep.startedAt,
+    finishedAt: sweep.finishedAt,
+    matched: sweep.matched,
+    selected: sweep.selected,
+    deactivated: sweep.deactivated,
+    skippedByReason: sweep.skippedByReason,
+    held: sweep.held,
+    maxPerRun: sweep.maxPerRun,
+    bulkId: sweep.bulkId,
+    approvedBy: sweep.approvedBy,
+    approvedAt: sweep.approvedAt,
+    error: sweep.error,
+  };
 }
 
 /** Sweep policy, sweep reports and approval of held sweeps. */

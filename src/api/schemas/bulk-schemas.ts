@@ -1,6 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { idSchema, limitSchema, orgParamsSchema } from './common-schemas';
+import { idSchema, limitSchema, orgParamsSchema, textSchema } from './common-schemas';
 
 const daysSchema = z.coerce.number().int().min(1).max(3650);
 
@@ -43,13 +43,15 @@ export const bulkBodySchema = z
       })
       .optional(),
     dryRun: z.boolean().default(false),
-    reason: z.string().max(1000).optional(),
+    reason: textSchema(1000).optional(),
     allowReactivationOnPurchase: z.boolean().optional(),
   })
   .refine((body) => (body.userIds === undefined) !== (body.filter === undefined), {
     message: 'Give either userIds or filter, not both and not neither',
     path: ['userIds'],
-  });
+  })
+  // The refinement, as the document can say it, so clients (and fuzzers) know the rule.
+  .meta({ oneOf: [{ required: ['userIds'] }, { required: ['filter'] }] });
 
 export const bulkParamsSchema = orgParamsSchema.extend({ id: idSchema });
 
@@ -82,8 +84,8 @@ export const sweepPolicySchema = z
     inactiveDays: z.number().int().min(30).max(3650),
     neverLoggedInDays: z.number().int().min(1).max(3650).nullable().default(null),
     exemptRoles: z.array(z.enum(['admin', 'manager', 'member'])).default([]),
-    cron: z.string().min(1).max(100),
-    timezone: z.string().min(1).max(64).default('UTC'),
+    cron: textSchema(100).min(1),
+    timezone: textSchema(64).min(1).default('UTC'),
     dryRun: z.boolean().default(false),
     maxPerRun: z.number().int().min(1).max(1_000_000).default(500),
   })
@@ -110,7 +112,7 @@ export const sweepPolicySchema = z
   })
   .meta({ title: 'SweepPolicy' });
 
-export const sweepParamsSchema = orgParamsSchema.extend({ id: z.string().min(1).max(300) });
+export const sweepParamsSchema = orgParamsSchema.extend({ id: textSchema(300).min(1) });
 
 export const sweepListQuerySchema = z.strictObject({
   limit: limitSchema,
@@ -134,5 +136,6 @@ export const sweepReportSchema = z
     bulkId: z.string().nullable(),
     approvedBy: z.string().nullable(),
     approvedAt: z.iso.datetime().nullable(),
+    error: z.string().nullable().meta({ description: 'Why a failed sweep failed' }),
   })
   .meta({ title: 'SweepReport' });
