@@ -26,6 +26,7 @@ import {
   expectedCounts,
   verifyDeactivations,
   type DoneRun,
+  type WriteCounts,
 } from '../support/verify-writes';
 import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
 
@@ -99,7 +100,7 @@ async function waitCompleted(store: BenchStore, runIds: string[], pollMs: number
 async function verifyFloor(
   db: Db,
   org: BenchOrg,
-  outcomes: { user: DepartingUser; runId: string; counts: ReturnType<typeof expectedCounts> }[],
+  outcomes: { user: DepartingUser; runId: string; counts: WriteCounts }[],
 ): Promise<void> {
   assertWrites(
     'floor (reported by its writes)',
@@ -157,7 +158,9 @@ export async function throughputScenario(options: {
       } finally {
         await stack.stop();
       }
-      await withDriver(app.store, (db) => verifyDeactivations(db, app.org, done, 'offboard'));
+      await withDriver(app.store, (db) =>
+        verifyDeactivations(db, app.org, done, 'offboard (found in the store)'),
+      );
       return seconds;
     } finally {
       await app.store.drop();
@@ -256,7 +259,9 @@ export async function latencyScenario(options: {
       } finally {
         await stack.stop();
       }
-      await withDriver(app.store, (db) => verifyDeactivations(db, app.org, done, 'offboard'));
+      await withDriver(app.store, (db) =>
+        verifyDeactivations(db, app.org, done, 'offboard (found in the store)'),
+      );
       return times;
     } finally {
       await app.store.drop();

@@ -42,7 +42,7 @@ export function countMismatches(label: string, expected: WriteCounts, got: Write
 export function assertWrites(side: string, mismatches: string[], runs: number): void {
   if (mismatches.length === 0) return;
   throw new Error(
-    `${side}: ${mismatches.length} of ${runs} run(s) did not write what was timed:\n  ${mismatches
+    `${side}: the timed section did not write what it should (${runs} run(s) expected):\n  ${mismatches
       .slice(0, 5)
       .join('\n  ')}${mismatches.length > 5 ? '\n  …' : ''}`,
   );
