@@ -20,7 +20,7 @@ import {
   withDriver,
   type BenchStore,
 } from '../support/common';
-import { row, type Row } from '../support/sampled-row';
+import { round, row, type Row } from '../support/sampled-row';
 import { startWorker } from '../support/stack';
 import { assertWrites, verifySweepWrites } from '../support/verify-writes';
 
@@ -311,8 +311,8 @@ export async function sweepScenario(options: {
     users,
     dormant: deactivated[0] ?? 0,
     samples,
-    sweepSeconds: measured.offboard.map((m) => m.seconds),
-    floorSeconds: measured.floor,
+    sweepSeconds: measured.offboard.map((m) => round(m.seconds, 3)),
+    floorSeconds: measured.floor.map((s) => round(s, 3)),
     usersPerSecond: measured.offboard.map((m) => Math.round(m.deactivated / m.seconds)),
     workerPeakRssMb: measured.offboard.map((m) => Math.round(m.workerPeakRssMb * 10) / 10),
     matched: measured.offboard.map((m) => m.matched),
