@@ -3,6 +3,7 @@ import type { Models } from '../../models/create-models';
 import type { SweepReport } from '../../models/sweep-report.model';
 import { approveSweep } from '../../sweeps/approve-sweep';
 import { putSweepPolicy } from '../../sweeps/sweep-policy';
+import { hasScope } from '../authenticate';
 import { decodeCursor, encodeCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
@@ -36,7 +37,7 @@ export function sweepRoutes(deps: {
       method: 'put',
       path: '/v1/orgs/:orgId/sweep-policy',
       summary:
-        'Set the automatic inactivity sweep; enabled policies run on their cron as BullMQ job schedulers',
+        'Set the automatic inactivity sweep; enabled policies run on their cron as BullMQ job schedulers. Raising maxPerRun above 500 (or the current value) or removing an exempt role needs the admin scope (403 sweep_safety_requires_admin)',
       scope: 'write',
       params: orgParamsSchema,
       body: sweepPolicySchema,
@@ -44,9 +45,11 @@ export function sweepRoutes(deps: {
         200: { description: 'The stored policy', schema: sweepPolicySchema },
         ...commonErrorResponses,
       },
-      handler: async ({ params, body }) => ({
+      handler: async ({ params, body, apiKey }) => ({
         status: 200,
-        body: await putSweepPolicy(deps, params.orgId, body),
+        body: await putSweepPolicy(deps, params.orgId, body, {
+          mayLowerSafety: apiKey !== null && hasScope(apiKey, 'admin'),
+        }),
       }),
     }),
     defineRoute({
