@@ -1264,6 +1264,12 @@ describe('GET a run and the list', () => {
       `?cursor=${Buffer.from('[1]').toString('base64url')}`,
       `?cursor=${Buffer.from('{"a":1}').toString('base64url')}`,
       `?cursor=${Buffer.from('[1,{"$gt":""}]').toString('base64url')}`,
+      // Tampered with: the right shape, values of the wrong type or out of range (was a 500).
+      `?cursor=${Buffer.from('["yesterday","run_x"]').toString('base64url')}`,
+      `?cursor=${Buffer.from('[1e300,"run_x"]').toString('base64url')}`,
+      `?cursor=${Buffer.from('[1.5,"run_x"]').toString('base64url')}`,
+      `?cursor=${Buffer.from('[null,"run_x"]').toString('base64url')}`,
+      `?cursor=${Buffer.from('[1700000000000,7]').toString('base64url')}`,
       '?status=done',
       '?limit=0',
       '?limit=201',

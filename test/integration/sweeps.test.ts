@@ -182,6 +182,18 @@ describe('sweep policy', () => {
     ).toBeUndefined();
   });
 
+  it('refuses a malformed or tampered reports cursor with 400', async () => {
+    const { orgId } = await seedOrg(() => []);
+    for (const raw of ['["yesterday","x"]', '[1e300,"x"]', '[1,{"$gt":""}]', '[1]']) {
+      const res = await client.get(
+        `${sweepsPath(orgId)}?cursor=${Buffer.from(raw).toString('base64url')}`,
+      );
+      expect({ raw, status: res.status }).toEqual({ raw, status: 400 });
+      expectError(res, 400, 'validation_failed');
+      expect(issuePaths(res)).toEqual(['query.cursor']);
+    }
+  });
+
   it('needs the write scope', async () => {
     const { orgId } = await seedOrg(() => []);
     const readOnly = (await createApiKey(h.models, { name: 'r', scopes: ['read'], orgIds: ['*'] }))

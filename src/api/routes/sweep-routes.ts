@@ -4,7 +4,7 @@ import type { SweepReport } from '../../models/sweep-report.model';
 import { approveSweep } from '../../sweeps/approve-sweep';
 import { putSweepPolicy } from '../../sweeps/sweep-policy';
 import { hasScope } from '../authenticate';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { cursorId, cursorTime, decodeCursor, encodeCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -73,9 +73,9 @@ export function sweepRoutes(deps: {
         await requireOrganization(models, params.orgId);
         const filter: Record<string, unknown> = { orgId: params.orgId };
         if (query.cursor !== undefined) {
-          const [startedAt, id] = decodeCursor(query.cursor, 2);
-          const at = new Date(Number(startedAt));
-          filter.$or = [{ startedAt: { $lt: at } }, { startedAt: at, _id: { $lt: String(id) } }];
+          const [startedAt, id] = decodeCursor(query.cursor, z.tuple([cursorTime, cursorId]));
+          const at = new Date(startedAt);
+          filter.$or = [{ startedAt: { $lt: at } }, { startedAt: at, _id: { $lt: id } }];
         }
         const sweeps = await models.sweeps
           .find(filter)
