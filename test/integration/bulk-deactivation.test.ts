@@ -178,7 +178,7 @@ describe('bulk deactivation: acceptance checks', () => {
     await job!.remove();
   });
 
-  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown organization with 404', async () => {
+  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown actor or organization with 404', async () => {
     const { orgId, users } = await seedOrg((org) => [
       userFixture(org, { role: 'member' }),
       userFixture(org, { role: 'admin', status: 'inactive' }),
@@ -187,16 +187,16 @@ describe('bulk deactivation: acceptance checks', () => {
     const [member, inactiveAdmin, customerAdmin] = users;
     const target = userFixture(orgId);
     await insertFixtures(h.models, { users: [target] });
-    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id, 'usr_nobody']) {
+    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id]) {
       const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
       expectError(res, 403, 'actor_not_allowed');
     }
+    // An actor that names no user of the organization (another one's admin included): 404.
     const other = await seedOrg();
-    const foreignActor = await client.post(bulkPath(orgId), {
-      actorId: other.admin._id,
-      userIds: [target._id],
-    });
-    expectError(foreignActor, 403, 'actor_not_allowed');
+    for (const actorId of ['usr_nobody', other.admin._id]) {
+      const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
+      expectError(res, 404, 'not_found');
+    }
     expectError(
       await client.post(bulkPath('org_does_not_exist'), {
         actorId: other.admin._id,
