@@ -524,21 +524,55 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     expect((await statusOf(b!._id))?.status).toBe('active');
   });
 
-  it('selects never-logged-in users with that filter', async () => {
+  it('selects never-logged-in users with that filter, whatever inactiveDays says', async () => {
     await ensureWorkers();
     const { orgId, admin, users } = await seedOrg((org) => [
       userFixture(org, { lastLoginAt: null, createdAt: daysAgo(90) }),
       userFixture(org, { lastLoginAt: daysAgo(400) }),
+      // Created yesterday, never logged in: the user listing shows them as never_logged_in.
+      userFixture(org, { lastLoginAt: null, createdAt: daysAgo(1) }),
     ]);
-    const [never, old] = users;
+    const [never, old, newcomer] = users;
+    // inactiveDays is ignored for never_logged_in (DESIGN.md §3), and defaults to 90.
+    for (const filter of [
+      { activity: 'never_logged_in' },
+      { activity: 'never_logged_in', inactiveDays: 30 },
+      { activity: 'never_logged_in', inactiveDays: 3650 },
+    ]) {
+      const dry = await acceptBulk(orgId, { actorId: admin._id, filter, dryRun: true });
+      expect({ filter, matched: dry.matched }).toEqual({ filter, matched: 2 });
+    }
     const bulk = await acceptBulk(orgId, {
       actorId: admin._id,
-      filter: { activity: 'never_logged_in', inactiveDays: 30 },
+      filter: { activity: 'never_logged_in' },
     });
-    expect(bulk.matched).toBe(1);
+    expect(bulk.matched).toBe(2);
+    expect((await h.models.bulkDeactivations.findById(bulk.id).lean())?.filter).toEqual({
+      activity: 'never_logged_in',
+      inactiveDays: 90,
+    });
     await waitForBulkReport(orgId, bulk.id);
     await waitForBulkRuns(h.models, bulk.id);
     expect((await statusOf(never!._id))?.status).toBe('inactive');
+    expect((await statusOf(newcomer!._id))?.status).toBe('inactive');
     expect((await statusOf(old!._id))?.status).toBe('active');
+  });
+
+  it('defaults the inactive filter’s inactiveDays to 90, as the user listing does', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(91) }),
+      userFixture(org, { lastLoginAt: daysAgo(89) }),
+    ]);
+    const res = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      filter: { activity: 'inactive' },
+      dryRun: true,
+    });
+    expect({ status: res.status, body: res.body as unknown }).toMatchObject({
+      status: 202,
+      body: { matched: 1, filter: { activity: 'inactive', inactiveDays: 90 } },
+    });
+    const items = await h.models.bulkItems.find({ bulkId: (res.body as BulkBody).id }).lean();
+    expect(items.map((item) => item.userId)).toEqual([users[0]!._id]);
   });
 });

@@ -40,7 +40,10 @@ export const bulkBodySchema = z
     filter: z
       .strictObject({
         activity: z.enum(['inactive', 'never_logged_in']),
-        inactiveDays: z.number().int().min(1).max(3650),
+        inactiveDays: z.number().int().min(1).max(3650).default(90).meta({
+          description:
+            'Last login more than this many days ago; default 90 as in the user listing; ignored for never_logged_in',
+        }),
       })
       .optional(),
     dryRun: z.boolean().default(false),
