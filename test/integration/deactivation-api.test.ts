@@ -1171,7 +1171,7 @@ describe('dryRun=true', () => {
       dryResults.push({ status: dry.status, body: dry.body as unknown });
     }
     expect(await storeSnapshot()).toEqual(storeBefore);
-    expect(dryResults.map((r) => r.status)).toEqual([403, 403, 403, 403, 409, 409, 404, 400]);
+    expect(dryResults.map((r) => r.status)).toEqual([403, 403, 403, 404, 409, 409, 404, 400]);
     for (const [index, body] of cases.entries()) {
       const real = await post(orgId, body);
       expect({ body, status: real.status, response: real.body }).toEqual({
