@@ -120,7 +120,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       { every: config.reconcileIntervalMs },
       { name: 'reconcile-runs', opts: housekeeping },
     );
-    return restoreSweepSchedulers(deps.models, sweepsQueue);
+    return restoreSweepSchedulers(deps.models, sweepsQueue, {
+      logger,
+      onSkipped: (reason) => {
+        deps.metrics.sweepPoliciesSkipped.inc({ reason });
+      },
+    });
   };
   const sweeps = await ensureSchedulers();
   const onReconnect = (): void => {
