@@ -11,7 +11,7 @@ import { stepNames } from '../models/deactivation.model';
 import type { RunJobData, StepJobData } from '../queues/deactivation-flow';
 import type { ErasureJobData } from '../queues/erasure-queue';
 import { jobKind } from '../queues/job-ids';
-import { queueNames, type QueueName } from '../queues/queue-names';
+import { queueNames, queuePrefixFor, type QueueName } from '../queues/queue-names';
 import { processRunJob } from './deactivation/process-run-job';
 import { processStepJob } from './deactivation/process-step-job';
 import { reconcileRuns } from './deactivation/reconcile-runs.job';
@@ -92,7 +92,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const prefix = config.queuePrefix;
   const flows = new FlowProducer({ connection, prefix });
   const runsQueue = new Queue(queueNames.runs, { connection, prefix });
-  const maintenance = new Queue(queueNames.maintenance, { connection, prefix });
+  const maintenance = new Queue(queueNames.maintenance, {
+    connection,
+    prefix: queuePrefixFor(prefix, queueNames.maintenance),
+  });
   const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
   const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
   const locks = createRedisLock(connection, { prefix });
@@ -157,7 +160,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       },
       {
         connection,
-        prefix,
+        prefix: queuePrefixFor(prefix, queue),
         concurrency: config.workerConcurrency,
         lockDuration: config.workerLockDurationMs,
         stalledInterval: config.workerLockDurationMs,

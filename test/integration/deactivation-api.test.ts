@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import request, { type Response } from 'supertest';
 import { orgParamsSchema } from '../../src/api/schemas/common-schemas';
 import {
@@ -28,11 +27,12 @@ import {
   tokenFixture,
   userFixture,
 } from '../support/factories';
-import { openTestRedis } from '../support/test-env';
+import { keysUnder, openTestRedis } from '../support/test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 let h: ApiHarness;
 let server: Server;
-let redis: Redis;
+let redis: RedisClient;
 let runsQueue: Queue;
 /** `*` scopes, `*` orgs. */
 let adminKey: string;
@@ -161,20 +161,7 @@ async function storeSnapshot(): Promise<Record<string, unknown[]>> {
 }
 
 async function redisKeys(): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(
-      cursor,
-      'MATCH',
-      `${h.config.queuePrefix}:*`,
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  return keys.sort();
+  return (await keysUnder(redis, h.config.queuePrefix)).sort();
 }
 
 const allSteps = (status: 'pending' | 'skipped'): Record<string, string> =>

@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { queueNames, type QueueName } from '../../src/queues/queue-names';
 import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
@@ -12,10 +11,11 @@ import {
   redisUrl,
   type TestStore,
 } from '../support/test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 let store: TestStore;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let producer: Redis;
+let producer: RedisClient;
 const queues = new Map<QueueName, Queue>();
 
 beforeAll(async () => {

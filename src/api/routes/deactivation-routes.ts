@@ -1,5 +1,4 @@
 import type { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { QueryFilter } from 'mongoose';
 import { assessDeactivation } from '../../deactivation/assess-deactivation';
 import { requestDeactivation } from '../../deactivation/request-deactivation';
@@ -26,6 +25,7 @@ import {
   runParamsSchema,
   runSchema,
 } from '../schemas/deactivation-schemas';
+import type { RedisClient } from '../../infra/redis-connection';
 
 const conflict = {
   description:
@@ -37,7 +37,7 @@ const conflict = {
 export function deactivationRoutes(deps: {
   models: Models;
   flows: FlowProducer;
-  redis: Redis;
+  redis: RedisClient;
 }): RouteDefinition[] {
   const { models, flows } = deps;
   // Under the queue prefix, like the workers' locks.
