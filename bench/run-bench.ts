@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { apiScenario } from './scenarios/api';
 import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
+import { scaleOutScenario } from './scenarios/scale-out';
 import { sweepScenario } from './scenarios/sweep';
 import { benchConfig } from './support/common';
 import type { Row } from './support/sampled-row';
@@ -27,7 +28,7 @@ import { largeUser, smallUser } from './support/fixtures';
 import { resultsTable, type BenchReport } from './support/results-table';
 import { writeReadmeTable } from './write-readme-table';
 
-const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep'] as const;
+const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep', 'scale-out'] as const;
 type Scenario = (typeof scenarios)[number];
 
 const { values } = parseArgs({
@@ -138,6 +139,14 @@ async function main(): Promise<void> {
           break;
         case 'sweep':
           result = await sweepScenario({ users: sizes.sweepUsers, samples: sizes.samples });
+          break;
+        case 'scale-out':
+          result = await scaleOutScenario({
+            users: sizes.users,
+            concurrency: sizes.concurrency,
+            samples: sizes.samples,
+            size: smallUser,
+          });
           break;
       }
       rows.push(...result.rows);

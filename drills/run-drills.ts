@@ -7,6 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/config';
+import { clusterFailover } from './cluster-drill';
 import {
   flakyNetwork,
   operatorRetries,
@@ -25,6 +26,7 @@ const drills = {
   'flaky-network': flakyNetwork,
   'redis-full': redisFull,
   'operator-retries': operatorRetries,
+  cluster: clusterFailover,
 } as const;
 
 const { values } = parseArgs({
