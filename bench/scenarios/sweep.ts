@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Db, Filter } from 'mongodb';
-import { bulkBatchSize } from '../../src/bulk/accept-bulk';
+import { bulkBatchSize } from '../../src/bulk/bulk-selection';
 import { dormantUsersFilter } from '../../src/bulk/select-dormant-users';
 import { newRun } from '../../src/deactivation/request-deactivation';
 import { buildPlan } from '../../src/domain/deactivation-plan';

@@ -22,6 +22,7 @@ import { assertRegistryComplete, handlerFor, type JobRegistry } from './job-regi
 import { expireIdempotencyRecords } from './maintenance/expire-idempotency-records.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
 import type { BulkJobData } from '../queues/bulk-queue';
+import { recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
 import { restoreSweepSchedulers, type SweepJobData } from '../sweeps/sweep-scheduler';
 
@@ -67,7 +68,13 @@ function buildRegistry(
       erase: (job) => processErasureJob(job as Job<ErasureJobData>, { models, logger }),
     },
     [queueNames.bulk]: {
-      bulk: (job) => processBulkJob(job as Job<BulkJobData>, { models, flows, logger }),
+      bulk: (job) =>
+        processBulkJob(job as Job<BulkJobData>, {
+          models,
+          flows,
+          logger,
+          onFinished: (outcome) => recordSweepOutcome(models, outcome),
+        }),
     },
     [queueNames.sweeps]: {
       sweep: (job) => runSweepJob(job as Job<SweepJobData>, { models, bulkQueue, logger }),
