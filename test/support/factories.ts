@@ -119,3 +119,32 @@ export async function insertFixtures(
     fixtures.tokens?.length ? models.tokens.insertMany(fixtures.tokens) : null,
   ]);
 }
+
+/** An organization seeded by {@link seedStaffedOrg}. */
+export interface StaffedOrg {
+  orgId: string;
+  admin: User;
+  admin2: User;
+  manager: User;
+  users: User[];
+}
+
+/**
+ * An organization with two active admins (so no request meets last_admin) and a manager, plus
+ * the users `extraUsers` makes for it: the usual cast of an API test.
+ */
+export async function seedStaffedOrg(
+  models: Models,
+  extraUsers: (orgId: string) => User[] = () => [],
+): Promise<StaffedOrg> {
+  const org = orgFixture();
+  const admin = userFixture(org._id, { role: 'admin' });
+  const admin2 = userFixture(org._id, { role: 'admin' });
+  const manager = userFixture(org._id, { role: 'manager' });
+  const users = extraUsers(org._id);
+  await insertFixtures(models, {
+    organizations: [org],
+    users: [admin, admin2, manager, ...users],
+  });
+  return { orgId: org._id, admin, admin2, manager, users };
+}
