@@ -38,6 +38,7 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
             activity: query.activity,
             inactiveDays: query.inactiveDays,
             status: query.status,
+            kind: query.kind,
             limit: query.limit,
             after,
             includeEmail: apiKey !== null && hasScope(apiKey, 'admin'),
