@@ -393,11 +393,14 @@ function renderUsers(main) {
     }
     more.hidden = true;
     main.setAttribute('aria-busy', 'true');
+    // A tab switched while a page was loading: only the latest request's answer is shown.
+    const ticket = (state.ticket = (state.ticket ?? 0) + 1);
     try {
       const page = await api(
         'GET',
         `/users${query({ kind: state.kind, limit: 50, cursor: state.cursor })}`,
       );
+      if (ticket !== state.ticket) return;
       state.users.push(...page.items);
       state.cursor = page.nextCursor;
       draw();
@@ -769,6 +772,8 @@ function renderActivity(main) {
     }
     more.hidden = true;
     main.setAttribute('aria-busy', 'true');
+    // The filter changed while a page was loading: only the latest request's answer is shown.
+    const ticket = (state.ticket = (state.ticket ?? 0) + 1);
     try {
       const page = await api(
         'GET',
@@ -781,12 +786,9 @@ function renderActivity(main) {
           cursor: state.cursor,
         })}`,
       );
+      if (ticket !== state.ticket) return;
       state.users.push(...page.items);
       state.cursor = page.nextCursor;
-      state.selectionFilter = {
-        activity: state.activity,
-        inactiveDays: state.inactiveDays,
-      };
       draw();
     } catch (error) {
       clear(tbody, emptyRow(columns.length + 1, describeError(error)));
@@ -877,8 +879,14 @@ function confirmBulk(state, reload) {
       { class: 'preview', 'aria-live': 'polite' },
       h('p', {}, 'Checking who would be deactivated…'),
     );
-    const skippedList = h('ul', { class: 'people' });
-    const allList = h('ul', { class: 'people', hidden: true, id: 'selection-list' });
+    const skippedList = h('ul', { class: 'people', tabindex: '0', 'aria-label': 'Skipped users' });
+    const allList = h('ul', {
+      class: 'people',
+      hidden: true,
+      id: 'selection-list',
+      tabindex: '0',
+      'aria-label': 'Everyone selected',
+    });
     const allMore = h('button', { type: 'button', class: 'quiet', hidden: true }, 'Show more');
     const seeAll = h(
       'button',
@@ -1304,17 +1312,22 @@ async function renderSweeps(main) {
   errors.exemptRoles = h('p', { class: 'field-error', id: 'policy-exempt-error' });
   const formError = h('p', { class: 'field-error', role: 'alert' });
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save policy');
+  // Disabled until the stored policy is in, so nothing typed early is overwritten by it.
+  const fields = h('fieldset', { class: 'plain', disabled: true });
   const form = h(
     'form',
     { class: 'policy', novalidate: true, 'aria-labelledby': 'policy-title' },
     h('h2', { id: 'policy-title' }, 'Sweep policy'),
+    fields,
+  );
+  fields.append(
     h(
       'div',
       { class: 'check' },
       enabled,
       h('label', { for: 'policy-enabled' }, 'Run sweeps on this schedule'),
     ),
-    fieldNodes,
+    ...fieldNodes,
     h(
       'fieldset',
       { 'aria-describedby': 'policy-exempt-error' },
@@ -1522,6 +1535,7 @@ async function renderSweeps(main) {
     fill(null);
     formError.textContent = describeError(error);
   }
+  fields.disabled = false;
   await loadReports();
   main.setAttribute('aria-busy', 'false');
 }
