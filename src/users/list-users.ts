@@ -10,10 +10,11 @@ export interface ListUsersQuery {
   activity?: Activity | undefined;
   inactiveDays: number;
   status?: UserStatus | undefined;
+  kind?: User['kind'] | undefined;
   limit: number;
   /** The last item of the previous page: its `lastLoginAt` (ms, or null) and id. */
   after?: PageKey | null | undefined;
-  /** Emails only for keys with the `admin` scope. */
+  /** Emails and names only for keys with the `admin` scope. */
   includeEmail: boolean;
 }
 
@@ -26,6 +27,15 @@ export interface UserListItem {
   lastLoginAt: Date | null;
   activity: Activity;
   email?: string | null;
+  name?: string | null;
+}
+
+function fullName(
+  first: string | null | undefined,
+  last: string | null | undefined,
+): string | null {
+  const name = [first, last].filter((part) => typeof part === 'string' && part !== '').join(' ');
+  return name === '' ? null : name;
 }
 
 /**
@@ -42,6 +52,7 @@ export async function listUsers(
     { orgId: query.orgId },
     { status: query.status ?? { $in: ['active', 'inactive'] } },
   ];
+  if (query.kind !== undefined) clauses.push({ kind: query.kind });
   if (query.activity === 'never_logged_in') clauses.push({ lastLoginAt: null });
   if (query.activity === 'inactive') clauses.push({ lastLoginAt: { $type: 'date', $lt: cutoff } });
   if (query.activity === 'active') clauses.push({ lastLoginAt: { $type: 'date', $gte: cutoff } });
@@ -51,7 +62,7 @@ export async function listUsers(
     role: 1,
     status: 1,
     lastLoginAt: 1,
-    ...(query.includeEmail ? { email: 1 } : {}),
+    ...(query.includeEmail ? { email: 1, firstName: 1, lastName: 1 } : {}),
   };
   const page = await keysetPage(models.users, {
     filter: { $and: clauses },
@@ -69,7 +80,9 @@ export async function listUsers(
       status: user.status,
       lastLoginAt: user.lastLoginAt,
       activity: classifyActivity(user.lastLoginAt, query.inactiveDays, now),
-      ...(query.includeEmail ? { email: user.email ?? null } : {}),
+      ...(query.includeEmail
+        ? { email: user.email ?? null, name: fullName(user.firstName, user.lastName) }
+        : {}),
     })),
     next: page.next,
   };

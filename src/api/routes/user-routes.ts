@@ -30,6 +30,7 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
             activity: query.activity,
             inactiveDays: query.inactiveDays,
             status: query.status,
+            kind: query.kind,
             limit: query.limit,
             after: decodePageCursor(query.cursor, { nullableTime: true }),
             includeEmail: apiKey !== null && hasScope(apiKey, 'admin'),
