@@ -62,8 +62,8 @@ export function bulkItemRoutes(deps: { models: Models }): RouteDefinition[] {
         const filter: Record<string, unknown> = { bulkId: params.id };
         if (query.status !== undefined) filter.status = query.status;
         if (query.cursor !== undefined) {
-          const [seq] = decodeCursor(query.cursor, 1);
-          filter.seq = { $gt: Number(seq) };
+          const [seq] = decodeCursor(query.cursor, z.tuple([z.number().int().min(0)]));
+          filter.seq = { $gt: seq };
         }
         const found = await models.bulkItems
           .find(filter)
