@@ -3,6 +3,7 @@ import type { Models } from '../../src/models/create-models';
 import type { Opportunity } from '../../src/models/opportunity.model';
 import type { Organization } from '../../src/models/organization.model';
 import type { Subscription } from '../../src/models/subscription.model';
+import type { SweepReport } from '../../src/models/sweep-report.model';
 import type { Team } from '../../src/models/team.model';
 import type { Token } from '../../src/models/token.model';
 import type { User } from '../../src/models/user.model';
@@ -147,4 +148,30 @@ export async function seedStaffedOrg(
     users: [admin, admin2, manager, ...users],
   });
   return { orgId: org._id, admin, admin2, manager, users };
+}
+
+/** A sweep report as a sweep leaves it when it starts: `running`, nothing counted yet. */
+export function sweepReportFixture(
+  orgId: string,
+  overrides: Partial<SweepReport> = {},
+): SweepReport {
+  return {
+    _id: `${orgId}-${newId('fire')}`,
+    orgId,
+    status: 'running',
+    dryRun: false,
+    startedAt: new Date(),
+    finishedAt: null,
+    matched: 0,
+    selected: 0,
+    deactivated: 0,
+    skippedByReason: {},
+    held: false,
+    maxPerRun: 100,
+    bulkId: null,
+    approvedBy: null,
+    approvedAt: null,
+    error: null,
+    ...overrides,
+  };
 }
