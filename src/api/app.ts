@@ -8,6 +8,7 @@ import type { AppConfig, SecurityConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
+import { scimRouter } from '../scim/scim-router';
 import { adminGuard, sameOriginGuard } from './admin/admin-guard';
 import { metricsHandler } from './admin/metrics-handler';
 import { dashboardPath, queueDashboard } from './admin/queue-dashboard';
@@ -107,6 +108,8 @@ export function createApp(deps: ApiDeps): Express {
   const guard = adminGuard(deps.dashboard, deps.models, throttle);
   app.get('/metrics', guard, metricsHandler(deps.metrics));
   app.use(dashboardPath, guard, sameOriginGuard, queueDashboard(deps));
+  // SCIM has its own authentication (the `scim` scope) and error shape (docs/scim.md).
+  app.use('/scim', scimRouter({ ...deps, throttle }));
   const routes = apiRoutes(deps);
   const openApiDocument = buildOpenApiDocument(routes);
   app.get('/openapi.json', (_req, res) => {
