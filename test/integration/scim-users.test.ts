@@ -458,6 +458,17 @@ describe('users: replace, patch, delete', () => {
     });
   });
 
+  it('answers 200 to every one of simultaneous deactivations, with one run', async () => {
+    const created = await create();
+    const body = patchBody({ op: 'Replace', path: 'active', value: 'False' });
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => t.scim('patch', orgId, `/Users/${created.id}`, { body })),
+    );
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200]);
+    expect(answers.map((res) => scimBody<ScimUserBody>(res).active)).toEqual([false, false, false]);
+    expect(await runsOf(t.h, created.id)).toHaveLength(1);
+  });
+
   it('answers 200 to a deactivation of a user already made inactive through the API', async () => {
     const user = userFixture(orgId);
     await insertFixtures(t.h.models, { users: [user] });
