@@ -8,6 +8,7 @@ import type { AppConfig, SecurityConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
+import { loggableUrl } from '../scim/loggable-url';
 import { scimRouter } from '../scim/scim-router';
 import { adminGuard, sameOriginGuard } from './admin/admin-guard';
 import { metricsHandler } from './admin/metrics-handler';
@@ -93,7 +94,7 @@ export function createApp(deps: ApiDeps): Express {
         req: (req: { id: unknown; method: unknown; url: unknown }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: typeof req.url === 'string' ? loggableUrl(req.url) : req.url,
         }),
         res: (res: { statusCode: unknown }) => ({ statusCode: res.statusCode }),
       },
