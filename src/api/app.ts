@@ -4,6 +4,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
+import { createRedisLock } from '../infra/redis-lock';
 import {
   consoleDefaults,
   type AppConfig,
@@ -13,6 +14,8 @@ import {
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
+import { loggableUrl } from '../scim/loggable-url';
+import { scimRouter } from '../scim/scim-router';
 import { adminGuard, sameOriginGuard } from './admin/admin-guard';
 import { metricsHandler } from './admin/metrics-handler';
 import { dashboardPath, queueDashboard } from './admin/queue-dashboard';
@@ -104,7 +107,7 @@ export function createApp(deps: ApiDeps): Express {
         req: (req: { id: unknown; method: unknown; url: unknown }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: typeof req.url === 'string' ? loggableUrl(req.url) : req.url,
         }),
         res: (res: { statusCode: unknown }) => ({ statusCode: res.statusCode }),
       },
@@ -130,6 +133,12 @@ export function createApp(deps: ApiDeps): Express {
       throttle,
     }),
   );
+  // SCIM has its own authentication (the `scim` scope) and error shape (docs/scim.md).
+  const locks = createRedisLock(deps.redis, {
+    prefix: deps.flows.opts.prefix ?? 'bull',
+    waitMs: 5_000,
+  });
+  app.use('/scim', scimRouter({ ...deps, throttle, locks }));
   const routes = apiRoutes(deps);
   const openApiDocument = buildOpenApiDocument(routes);
   app.get('/openapi.json', (_req, res) => {

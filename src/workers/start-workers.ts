@@ -15,6 +15,7 @@ import { queueNames, type QueueName } from '../queues/queue-names';
 import { processRunJob } from './deactivation/process-run-job';
 import { processStepJob } from './deactivation/process-step-job';
 import { reconcileRuns } from './deactivation/reconcile-runs.job';
+import { completeRequestedErasures } from './erasure/complete-requested-erasures';
 import { processErasureJob } from './erasure/erase-user.job';
 import { reconcileErasures } from './erasure/reconcile-erasures';
 import { toJobError } from './job-error';
@@ -87,6 +88,7 @@ function buildRegistry(
           { graceMs: config.reconcileGraceMs },
         ),
         erasures: await reconcileErasures({ models, flows }),
+        scimDeletions: await completeRequestedErasures({ models, flows }),
       }),
     },
   };
