@@ -3,7 +3,7 @@ import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ulid } from 'ulid';
 import { buildPlan } from '../../src/domain/deactivation-plan';
-import { runFlow } from '../../src/queues/deactivation-flow';
+import { runFlow } from '../../src/deactivation/deactivation-flow.job';
 import { queueNames } from '../../src/queues/queue-names';
 import { createPrivateRedis, type PrivateRedis } from '../../test/support/private-redis';
 import { newTag, openStore, row, sleep, waitFor, type Row } from '../support/common';

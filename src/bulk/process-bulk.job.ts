@@ -1,5 +1,5 @@
 import type { FlowProducer, Job } from 'bullmq';
-import { acceptRuns } from '../deactivation/accept-runs';
+import { acceptDeactivations } from '../deactivation/request-deactivation';
 import { bulkBatchSize } from './accept-bulk';
 
 export { bulkBatchSize };
@@ -11,13 +11,16 @@ import type { BulkItem } from '../models/bulk-item.model';
 import type { Models } from '../models/create-models';
 import { mapLimit } from '../infra/map-limit';
 import type { BulkJobData } from '../queues/bulk-queue';
-import { enqueueRuns } from '../queues/deactivation-flow';
+import { enqueueRuns } from '../deactivation/deactivation-flow.job';
+import type { KeyedLock } from '../infra/redis-lock';
 import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
 
 /** What the bulk job needs. */
 export interface BulkJobDeps {
   models: Models;
   flows: FlowProducer;
+  /** Accepting admins takes the organization's admin lock, as a single request does. */
+  locks: KeyedLock;
   logger: Logger;
 }
 
@@ -70,7 +73,7 @@ export async function countBulkItems(
  * claims keep anyone from getting a second run.
  */
 export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): Promise<unknown> {
-  const { models, flows, logger } = deps;
+  const { models, flows, locks, logger } = deps;
   const { bulkId } = job.data;
   const bulk = await models.bulkDeactivations.findById(bulkId).lean();
   if (!bulk) throw new AppError('bulk_not_found', `Bulk deactivation ${bulkId} does not exist`);
@@ -140,8 +143,8 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
     }
     if (resumed.length > 0) await enqueueRuns(flows, resumed);
     if (toAccept.length > 0) {
-      const accepted = await acceptRuns(
-        { models, flows },
+      const accepted = await acceptDeactivations(
+        { models, flows, locks },
         {
           orgId: bulk.orgId,
           actorId: bulk.actorId,
@@ -150,7 +153,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
           bulkId,
         },
         toAccept,
-        now,
+        { now },
       );
       for (const item of items) {
         const result = accepted.get(item.userId);
@@ -159,7 +162,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
           item._id,
           result.ok
             ? { status: 'enqueued', reason: null, runId: result.run._id }
-            : { status: 'skipped', reason: result.reason, runId: null },
+            : { status: 'skipped', reason: skipReason(result.error.code), runId: null },
         );
       }
     }

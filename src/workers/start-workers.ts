@@ -1,5 +1,6 @@
-import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
 import type { AppConfig } from '../config/config';
+import { completeRunJob, runStepJob } from '../deactivation/deactivation-flow.job';
 import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
@@ -7,23 +8,24 @@ import { createErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
-import { stepNames } from '../models/deactivation.model';
-import type { RunJobData, StepJobData } from '../queues/deactivation-flow';
-import type { ErasureJobData } from '../queues/erasure-queue';
 import { jobKind } from '../queues/job-ids';
+import { jobKinds } from '../queues/job-kinds';
+import { jobOptions } from '../queues/job-options';
 import { queueNames, type QueueName } from '../queues/queue-names';
-import { processRunJob } from './deactivation/process-run-job';
-import { processStepJob } from './deactivation/process-step-job';
-import { reconcileRuns } from './deactivation/reconcile-runs.job';
-import { processErasureJob } from './erasure/erase-user.job';
-import { reconcileErasures } from './erasure/reconcile-erasures';
+import { eraseUserJob } from './erasure/erase-user.job';
 import { toJobError } from './job-error';
-import { assertRegistryComplete, handlerFor, type JobRegistry } from './job-registry';
-import { expireIdempotencyRecords } from './maintenance/expire-idempotency-records.job';
+import {
+  assertRegistryComplete,
+  buildJobRegistry,
+  declaredKinds,
+  jobFor,
+  type JobRegistry,
+} from './job-registry';
+import { expireIdempotencyRecordsJob } from './maintenance/expire-idempotency-records.job';
+import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
-import type { BulkJobData } from '../queues/bulk-queue';
 import { runSweepJob } from '../sweeps/run-sweep.job';
-import { restoreSweepSchedulers, type SweepJobData } from '../sweeps/sweep-scheduler';
+import { restoreSweepSchedulers } from '../sweeps/sweep-scheduler';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -39,15 +41,8 @@ export interface RunningWorkers {
   close: () => Promise<void>;
 }
 
-/** Every job kind each queue carries; a worker without a handler for one refuses to start. */
-export const declaredJobs = {
-  [queueNames.runs]: ['deactivate'],
-  [queueNames.steps]: stepNames,
-  [queueNames.erasures]: ['erase'],
-  [queueNames.bulk]: ['bulk'],
-  [queueNames.sweeps]: ['sweep'],
-  [queueNames.maintenance]: ['expire-idempotency-records', 'reconcile-runs'],
-} as const;
+/** Every job kind each queue carries (src/queues/job-kinds.ts); a worker without a handler for one refuses to start. */
+export const declaredJobs = declaredKinds(jobKinds);
 
 function buildRegistry(
   deps: WorkerDeps,
@@ -55,34 +50,31 @@ function buildRegistry(
 ): JobRegistry {
   const { flows, runsQueue, bulkQueue, locks } = queues;
   const { models, logger, config, metrics } = deps;
-  const step = (job: Job): Promise<unknown> =>
-    processStepJob(job as Job<StepJobData>, { models, logger, metrics, locks });
-  return {
+  const step = (job: Parameters<typeof runStepJob>[0]): Promise<unknown> =>
+    runStepJob(job, { models, logger, metrics, locks });
+  return buildJobRegistry(jobKinds, {
     [queueNames.runs]: {
-      deactivate: (job, token) =>
-        processRunJob(job as Job<RunJobData>, { models, logger, metrics }, token),
+      deactivate: (job, token) => completeRunJob(job, { models, logger, metrics }, token),
     },
-    [queueNames.steps]: Object.fromEntries(stepNames.map((name) => [name, step])),
-    [queueNames.erasures]: {
-      erase: (job) => processErasureJob(job as Job<ErasureJobData>, { models, logger }),
+    [queueNames.steps]: {
+      'revoke-tokens': step,
+      'cancel-subscriptions': step,
+      'transfer-opportunities': step,
+      'remove-from-teams': step,
+      'blocklist-email': step,
     },
-    [queueNames.bulk]: {
-      bulk: (job) => processBulkJob(job as Job<BulkJobData>, { models, flows, logger }),
-    },
-    [queueNames.sweeps]: {
-      sweep: (job) => runSweepJob(job as Job<SweepJobData>, { models, bulkQueue, logger }),
-    },
+    [queueNames.erasures]: { erase: (job) => eraseUserJob(job, { models, logger }) },
+    [queueNames.bulk]: { bulk: (job) => processBulkJob(job, { models, flows, locks, logger }) },
+    [queueNames.sweeps]: { sweep: (job) => runSweepJob(job, { models, bulkQueue, logger }) },
     [queueNames.maintenance]: {
-      'expire-idempotency-records': () => expireIdempotencyRecords(models),
-      'reconcile-runs': async () => ({
-        runs: await reconcileRuns(
+      'expire-idempotency-records': () => expireIdempotencyRecordsJob(models),
+      'reconcile-runs': () =>
+        reconcileRunsJob(
           { models, flows, runsQueue, logger },
           { graceMs: config.reconcileGraceMs },
         ),
-        erasures: await reconcileErasures({ models, flows }),
-      }),
     },
-  };
+  });
 }
 
 /** Starts one BullMQ worker per queue, and the maintenance schedulers. */
@@ -108,7 +100,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   // Schedulers live in Redis. Upserting them at start and again whenever the connection comes
   // back re-creates them after Redis lost its data (a restart without persistence, a FLUSHALL),
   // so the reconciler is there to re-queue the runs that were lost with it.
-  const housekeeping = { removeOnComplete: 10, removeOnFail: 100 };
+  const housekeeping = jobOptions[queueNames.maintenance];
   const ensureSchedulers = async (): Promise<number> => {
     await maintenance.upsertJobScheduler(
       'expire-idempotency-records',
@@ -145,7 +137,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       queue,
       async (job, token) => {
         try {
-          return await handlerFor(registry, queue, job, jobKind(job.name))(job, token);
+          return await jobFor(registry, queue, job, jobKind(job.name)).run(job, token);
         } catch (error) {
           throw toJobError(error);
         }

@@ -11,3 +11,10 @@ export async function expireIdempotencyRecords(
   const result = await models.idempotencyRecords.deleteMany({ expiresAt: { $lt: now } });
   return { deleted: result.deletedCount };
 }
+
+/** The `expire-idempotency-records` job of the `maintenance` queue. */
+export function expireIdempotencyRecordsJob(
+  models: Pick<Models, 'idempotencyRecords'>,
+): Promise<{ deleted: number }> {
+  return expireIdempotencyRecords(models);
+}

@@ -2,8 +2,9 @@ import type { FlowProducer, Queue } from 'bullmq';
 import type { Logger } from '../../logging/logger';
 import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
-import { enqueueRun } from '../../queues/deactivation-flow';
+import { enqueueRun } from '../../deactivation/deactivation-flow.job';
 import { runJobId } from '../../queues/job-ids';
+import { reconcileErasures } from '../erasure/reconcile-erasures';
 
 /** What the reconciler needs. */
 export interface ReconcileDeps {
@@ -78,4 +79,18 @@ export async function reconcileRuns(
     logger.info({ runId: run._id }, 're-queued a run that had no live job');
   }
   return { checked, requeued, abandoned };
+}
+
+/**
+ * The `reconcile-runs` job of the `maintenance` queue: re-queues lost runs, then lost erasures
+ * (src/workers/erasure/reconcile-erasures.ts).
+ */
+export async function reconcileRunsJob(
+  deps: ReconcileDeps,
+  options: { graceMs: number },
+): Promise<{ runs: Awaited<ReturnType<typeof reconcileRuns>>; erasures: { requeued: number } }> {
+  return {
+    runs: await reconcileRuns(deps, options),
+    erasures: await reconcileErasures(deps),
+  };
 }
