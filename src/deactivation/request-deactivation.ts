@@ -24,12 +24,13 @@ import { enqueueRuns } from './deactivation-flow.job';
 const strandedAfterMs = 1_000;
 
 /**
- * A test seam, empty in production: awaited by every single request after its checks passed
- * and before anything is written. The last-admin race test parks two requests here so that both
- * have passed the checks before either switches its user, which makes the race certain.
+ * A test seam, empty in production: awaited by every acceptance (a single request, a bulk's
+ * batch) after its checks passed and before anything is written or locked. The last-admin race
+ * tests park two acceptances here so that both have passed the checks before either switches
+ * its user, which makes the race certain.
  */
 export const acceptanceSeam: {
-  afterChecks?: ((request: DeactivationRequest) => Promise<void>) | undefined;
+  afterChecks?: ((acceptance: Acceptance) => Promise<void>) | undefined;
 } = {};
 
 /** What accepting deactivations needs. */
@@ -120,7 +121,6 @@ export async function requestDeactivation(
   // `now` and `runId` are the caller's only in tests that need identical runs in two stores.
   const now = trace.now ?? new Date();
   const assessment = await assessDeactivation(deps.models, request, now);
-  if (acceptanceSeam.afterChecks) await acceptanceSeam.afterChecks(request);
   const outcomes = await acceptDeactivations(
     deps,
     { ...request, reason: request.reason ?? null },
@@ -154,6 +154,7 @@ export async function acceptDeactivations(
   assessments: Assessment[],
   trace: AcceptanceTrace,
 ): Promise<Map<string, AcceptOutcome>> {
+  if (acceptanceSeam.afterChecks) await acceptanceSeam.afterChecks(acceptance);
   const outcomes = new Map<string, AcceptOutcome>();
   const isAdmin = ({ user }: Assessment): boolean =>
     user.kind === 'employee' && user.role === 'admin';

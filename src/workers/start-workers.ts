@@ -1,10 +1,11 @@
 import { FlowProducer, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config';
 import { completeRunJob, runStepJob } from '../deactivation/deactivation-flow.job';
 import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
-import { createErrorIncidentLog } from '../logging/error-incident-log';
+import { createErrorIncidentLog, type ErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
@@ -77,6 +78,52 @@ function buildRegistry(
   });
 }
 
+/** The queues this process serves: all, or those `WORKER_QUEUES` names (all of them known). */
+function servedQueues(config: AppConfig, registry: JobRegistry): QueueName[] {
+  const unknown = (config.workerQueues ?? []).filter((queue) => !(queue in registry));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'config_invalid',
+      `WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`,
+    );
+  }
+  return (Object.keys(registry) as QueueName[]).filter(
+    (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
+  );
+}
+
+/**
+ * A worker on `queue`: finds the job's entry by its kind (the data is parsed there), and turns
+ * what the handler throws into a BullMQ signal (src/workers/job-error.ts).
+ */
+function startWorker(
+  queue: QueueName,
+  registry: JobRegistry,
+  shared: { connection: Redis; config: AppConfig; errors: ErrorIncidentLog },
+): Worker {
+  const { connection, config, errors } = shared;
+  const worker = new Worker(
+    queue,
+    async (job, token) => {
+      try {
+        return await jobFor(registry, queue, job, jobKind(job.name)).run(job, token);
+      } catch (error) {
+        throw toJobError(error);
+      }
+    },
+    {
+      connection,
+      prefix: config.queuePrefix,
+      concurrency: config.workerConcurrency,
+      lockDuration: config.workerLockDurationMs,
+      stalledInterval: config.workerLockDurationMs,
+      maxStalledCount: 5,
+    },
+  );
+  errors.watch(worker, 'worker', `worker:${queue}`);
+  return worker;
+}
+
 /** Starts one BullMQ worker per queue, and the maintenance schedulers. */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, logger } = deps;
@@ -122,38 +169,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   };
   connection.on('ready', onReconnect);
 
-  const served = (Object.keys(registry) as QueueName[]).filter(
-    (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
+  const workers = servedQueues(config, registry).map((queue) =>
+    startWorker(queue, registry, { connection, config, errors }),
   );
-  const unknown = (config.workerQueues ?? []).filter((queue) => !(queue in registry));
-  if (unknown.length > 0) {
-    throw new AppError(
-      'config_invalid',
-      `WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`,
-    );
-  }
-  const workers = served.map((queue) => {
-    const worker = new Worker(
-      queue,
-      async (job, token) => {
-        try {
-          return await jobFor(registry, queue, job, jobKind(job.name)).run(job, token);
-        } catch (error) {
-          throw toJobError(error);
-        }
-      },
-      {
-        connection,
-        prefix,
-        concurrency: config.workerConcurrency,
-        lockDuration: config.workerLockDurationMs,
-        stalledInterval: config.workerLockDurationMs,
-        maxStalledCount: 5,
-      },
-    );
-    errors.watch(worker, 'worker', `worker:${queue}`);
-    return worker;
-  });
   logger.info(
     {
       queues: Object.keys(registry),
