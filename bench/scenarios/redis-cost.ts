@@ -124,7 +124,7 @@ async function offboardCost(
 }
 
 /**
- * The floor: the very flow offboard adds (src/queues/deactivation-flow.ts runFlow: a parent and
+ * The floor: the very flow offboard adds (src/deactivation/deactivation-flow.job.ts runFlow: a parent and
  * its five step jobs, same names, data, job ids and options), added with a FlowProducer and run
  * by workers with no-op processors at the same concurrency, on a private Redis.
  */
