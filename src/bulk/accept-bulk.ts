@@ -179,9 +179,11 @@ async function admit(deps: AcceptBulkDeps, request: BulkRequest): Promise<BulkDe
   if (request.userIds) {
     await selection.add(new Set(request.userIds));
   } else if (request.filter) {
+    // As in the user listing, `never_logged_in` is every user who never logged in, whatever
+    // `inactiveDays` says (docs/sweeps-and-bulks.md): an age of 0 days takes every account created so far.
     const criteria: DormancyCriteria =
       request.filter.activity === 'never_logged_in'
-        ? { inactiveDays: null, neverLoggedInDays: request.filter.inactiveDays }
+        ? { inactiveDays: null, neverLoggedInDays: 0 }
         : { inactiveDays: request.filter.inactiveDays, neverLoggedInDays: null };
     for await (const page of selectDormantUsers(models, request.orgId, criteria, now)) {
       await selection.add(page.map((user) => user._id));

@@ -116,6 +116,10 @@ async function loadRuleFacts(
     request.systemActor ? null : models.users.findOne({ _id: actorId, orgId }).lean(),
   ]);
   if (!orgExists) throw new AppError('not_found', `Unknown organization ${orgId}`);
+  // The whole batch is refused, rather than every user skipped as if they were the unknown one.
+  if (!request.systemActor && actor === null) {
+    throw new AppError('not_found', `Unknown actor ${actorId}`);
+  }
   const employees = users.filter((user) => user.kind === 'employee').map((user) => user._id);
   const inactive = users.filter((user) => user.status === 'inactive').map((user) => user._id);
   const anyAdmin = users.some((user) => user.kind === 'employee' && user.role === 'admin');

@@ -51,13 +51,17 @@ export function assertMayDeactivate(facts: PolicyFacts): void {
 
 /**
  * The actor rules shared by deactivation and reactivation: an active employee with role admin
- * or manager, not acting on themselves, not on anyone ranking higher.
+ * or manager, not acting on themselves, not on anyone ranking higher. An actor that names no
+ * user of the organization (`null`) is 404, like an unknown user (docs/api.md).
  */
 export function assertActorMayActOn(
   actor: PolicyFacts['actor'],
   user: Pick<User, '_id' | 'kind' | 'role'>,
 ): void {
-  if (actor?.kind !== 'employee' || actor.status !== 'active') {
+  if (actor === null) {
+    throw new AppError('not_found', 'Unknown actor: no user of this organization has this id');
+  }
+  if (actor.kind !== 'employee' || actor.status !== 'active') {
     throw new AppError(
       'actor_not_allowed',
       'The actor must be an active employee of the organization',

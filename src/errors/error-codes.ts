@@ -10,6 +10,7 @@ export const errorCodes = {
   actor_mismatch: { httpStatus: 403, retryable: false },
   higher_role: { httpStatus: 403, retryable: false },
   self_deactivation: { httpStatus: 403, retryable: false },
+  sweep_safety_requires_admin: { httpStatus: 403, retryable: false },
   not_found: { httpStatus: 404, retryable: false },
   already_inactive: { httpStatus: 409, retryable: false },
   already_active: { httpStatus: 409, retryable: false },

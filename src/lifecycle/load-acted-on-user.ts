@@ -5,7 +5,7 @@ import type { User } from '../models/user.model';
 
 /**
  * Loads the user an actor acts on and checks the actor rules shared by the lifecycle requests:
- * 404 for an unknown organization or user, then the actor rules (403).
+ * 404 for an unknown organization, user or actor, then the actor rules (403).
  */
 export async function loadActedOnUser(
   models: Models,

@@ -23,6 +23,7 @@ export interface ServiceMetrics {
   runs: Counter<'status'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   storeClientsReplaced: Counter;
+  sweepPoliciesSkipped: Counter<'reason'>;
 }
 
 /**
@@ -81,6 +82,12 @@ export function createServiceMetrics(queues: readonly Queue[]): ServiceMetrics {
     storeClientsReplaced: new Counter({
       name: 'offboard_store_clients_replaced_total',
       help: 'MongoDB driver clients replaced because their server monitor stopped (see README)',
+      registers: [registry],
+    }),
+    sweepPoliciesSkipped: new Counter({
+      name: 'offboard_sweep_policies_skipped_total',
+      help: 'Stored sweep policies left unscheduled when restoring schedulers: invalid_schedule or scheduler_refused',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

@@ -124,6 +124,36 @@ function startWorker(
   return worker;
 }
 
+/**
+ * Upserts the maintenance schedulers and every enabled sweep policy's; returns how many sweeps
+ * are scheduled. Schedulers live in Redis: upserting them at start and again whenever the
+ * connection comes back re-creates them after Redis lost its data (a restart without
+ * persistence, a FLUSHALL), so the reconciler is there to re-queue the runs lost with it.
+ */
+async function ensureSchedulers(
+  deps: WorkerDeps,
+  queues: { maintenance: Queue; sweepsQueue: Queue },
+): Promise<number> {
+  const { config, logger, metrics } = deps;
+  const housekeeping = jobOptions[queueNames.maintenance];
+  await queues.maintenance.upsertJobScheduler(
+    'expire-idempotency-records',
+    { every: 60 * 60 * 1000 },
+    { name: 'expire-idempotency-records', opts: housekeeping },
+  );
+  await queues.maintenance.upsertJobScheduler(
+    'reconcile-runs',
+    { every: config.reconcileIntervalMs },
+    { name: 'reconcile-runs', opts: housekeeping },
+  );
+  return restoreSweepSchedulers(deps.models, queues.sweepsQueue, {
+    logger,
+    onSkipped: (reason) => {
+      metrics.sweepPoliciesSkipped.inc({ reason });
+    },
+  });
+}
+
 /** Starts one BullMQ worker per queue, and the maintenance schedulers. */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, logger } = deps;
@@ -144,26 +174,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
   assertRegistryComplete(registry, declaredJobs);
 
-  // Schedulers live in Redis. Upserting them at start and again whenever the connection comes
-  // back re-creates them after Redis lost its data (a restart without persistence, a FLUSHALL),
-  // so the reconciler is there to re-queue the runs that were lost with it.
-  const housekeeping = jobOptions[queueNames.maintenance];
-  const ensureSchedulers = async (): Promise<number> => {
-    await maintenance.upsertJobScheduler(
-      'expire-idempotency-records',
-      { every: 60 * 60 * 1000 },
-      { name: 'expire-idempotency-records', opts: housekeeping },
-    );
-    await maintenance.upsertJobScheduler(
-      'reconcile-runs',
-      { every: config.reconcileIntervalMs },
-      { name: 'reconcile-runs', opts: housekeeping },
-    );
-    return restoreSweepSchedulers(deps.models, sweepsQueue);
-  };
-  const sweeps = await ensureSchedulers();
+  const ensure = (): Promise<number> => ensureSchedulers(deps, { maintenance, sweepsQueue });
+  const sweeps = await ensure();
   const onReconnect = (): void => {
-    ensureSchedulers().catch((error: unknown) => {
+    ensure().catch((error: unknown) => {
       logger.warn({ err: error }, 'could not restore the job schedulers after a reconnect');
     });
   };

@@ -178,7 +178,7 @@ describe('bulk deactivation: acceptance checks', () => {
     await job!.remove();
   });
 
-  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown organization with 404', async () => {
+  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown actor or organization with 404', async () => {
     const { orgId, users } = await seedOrg((org) => [
       userFixture(org, { role: 'member' }),
       userFixture(org, { role: 'admin', status: 'inactive' }),
@@ -187,16 +187,16 @@ describe('bulk deactivation: acceptance checks', () => {
     const [member, inactiveAdmin, customerAdmin] = users;
     const target = userFixture(orgId);
     await insertFixtures(h.models, { users: [target] });
-    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id, 'usr_nobody']) {
+    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id]) {
       const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
       expectError(res, 403, 'actor_not_allowed');
     }
+    // An actor that names no user of the organization (another one's admin included): 404.
     const other = await seedOrg();
-    const foreignActor = await client.post(bulkPath(orgId), {
-      actorId: other.admin._id,
-      userIds: [target._id],
-    });
-    expectError(foreignActor, 403, 'actor_not_allowed');
+    for (const actorId of ['usr_nobody', other.admin._id]) {
+      const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
+      expectError(res, 404, 'not_found');
+    }
     expectError(
       await client.post(bulkPath('org_does_not_exist'), {
         actorId: other.admin._id,
@@ -494,21 +494,55 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     expect((await statusOf(b!._id))?.status).toBe('active');
   });
 
-  it('selects never-logged-in users with that filter', async () => {
+  it('selects never-logged-in users with that filter, whatever inactiveDays says', async () => {
     await ensureWorkers();
     const { orgId, admin, users } = await seedOrg((org) => [
       userFixture(org, { lastLoginAt: null, createdAt: daysAgo(90) }),
       userFixture(org, { lastLoginAt: daysAgo(400) }),
+      // Created yesterday, never logged in: the user listing shows them as never_logged_in.
+      userFixture(org, { lastLoginAt: null, createdAt: daysAgo(1) }),
     ]);
-    const [never, old] = users;
+    const [never, old, newcomer] = users;
+    // inactiveDays is ignored for never_logged_in (docs/sweeps-and-bulks.md), and defaults to 90.
+    for (const filter of [
+      { activity: 'never_logged_in' },
+      { activity: 'never_logged_in', inactiveDays: 30 },
+      { activity: 'never_logged_in', inactiveDays: 3650 },
+    ]) {
+      const dry = await acceptBulk(orgId, { actorId: admin._id, filter, dryRun: true });
+      expect({ filter, matched: dry.matched }).toEqual({ filter, matched: 2 });
+    }
     const bulk = await acceptBulk(orgId, {
       actorId: admin._id,
-      filter: { activity: 'never_logged_in', inactiveDays: 30 },
+      filter: { activity: 'never_logged_in' },
     });
-    expect(bulk.matched).toBe(1);
+    expect(bulk.matched).toBe(2);
+    expect((await h.models.bulkDeactivations.findById(bulk.id).lean())?.filter).toEqual({
+      activity: 'never_logged_in',
+      inactiveDays: 90,
+    });
     await waitForBulkReport(orgId, bulk.id);
     await waitForBulkRuns(h.models, bulk.id);
     expect((await statusOf(never!._id))?.status).toBe('inactive');
+    expect((await statusOf(newcomer!._id))?.status).toBe('inactive');
     expect((await statusOf(old!._id))?.status).toBe('active');
+  });
+
+  it('defaults the inactive filter’s inactiveDays to 90, as the user listing does', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(91) }),
+      userFixture(org, { lastLoginAt: daysAgo(89) }),
+    ]);
+    const res = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      filter: { activity: 'inactive' },
+      dryRun: true,
+    });
+    expect({ status: res.status, body: res.body as unknown }).toMatchObject({
+      status: 202,
+      body: { matched: 1, filter: { activity: 'inactive', inactiveDays: 90 } },
+    });
+    const items = await h.models.bulkItems.find({ bulkId: (res.body as BulkBody).id }).lean();
+    expect(items.map((item) => item.userId)).toEqual([users[0]!._id]);
   });
 });

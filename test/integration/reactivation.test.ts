@@ -378,13 +378,21 @@ describe('POST /v1/orgs/:orgId/reactivations: refusals', () => {
     const cases: [string, string, string][] = [
       [member._id, otherAdmin._id, 'actor_not_allowed'],
       [inactiveActor._id, otherAdmin._id, 'actor_not_allowed'],
-      ['usr_unknown_actor', otherAdmin._id, 'actor_not_allowed'],
       [manager._id, otherAdmin._id, 'higher_role'],
     ];
     for (const [actorId, userId, code] of cases) {
       const res = await t.post(reactivationsPath(orgId), { userId, actorId });
       expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 403, code });
     }
+    // An actor that names no user of the organization is 404, like an unknown user.
+    const unknownActor = await t.post(reactivationsPath(orgId), {
+      userId: otherAdmin._id,
+      actorId: 'usr_unknown_actor',
+    });
+    expect({ status: unknownActor.status, code: errorCode(unknownActor) }).toEqual({
+      status: 404,
+      code: 'not_found',
+    });
     expect((await userInDb(otherAdmin._id)).status).toBe('inactive');
     expect(await reactivationEvents(otherAdmin._id)).toHaveLength(0);
   });

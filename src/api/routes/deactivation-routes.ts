@@ -8,7 +8,8 @@ import { AppError } from '../../errors/app-error';
 import { createRedisLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { z } from 'zod';
+import { cursorId, cursorTime, decodeCursor, encodeCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -109,9 +110,9 @@ export function deactivationRoutes(deps: {
         if (query.status) filter.status = query.status;
         if (query.userId) filter.userId = query.userId;
         if (query.cursor !== undefined) {
-          const [createdAt, id] = decodeCursor(query.cursor, 2);
-          const at = new Date(Number(createdAt));
-          filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: String(id) } }];
+          const [createdAt, id] = decodeCursor(query.cursor, z.tuple([cursorTime, cursorId]));
+          const at = new Date(createdAt);
+          filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: id } }];
         }
         const runs = await models.deactivations
           .find(filter)

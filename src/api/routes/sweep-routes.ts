@@ -3,7 +3,8 @@ import type { Models } from '../../models/create-models';
 import type { SweepReport } from '../../models/sweep-report.model';
 import { approveSweep } from '../../sweeps/approve-sweep';
 import { putSweepPolicy } from '../../sweeps/sweep-policy';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { hasScope } from '../authenticate';
+import { cursorId, cursorTime, decodeCursor, encodeCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -56,7 +57,7 @@ export function sweepRoutes(deps: {
       method: 'put',
       path: '/v1/orgs/:orgId/sweep-policy',
       summary:
-        'Set the automatic inactivity sweep; enabled policies run on their cron as BullMQ job schedulers',
+        'Set the automatic inactivity sweep; enabled policies run on their cron as BullMQ job schedulers. Raising maxPerRun above 500 (or the current value) or removing an exempt role needs the admin scope (403 sweep_safety_requires_admin)',
       scope: 'write',
       params: orgParamsSchema,
       body: sweepPolicySchema,
@@ -64,9 +65,11 @@ export function sweepRoutes(deps: {
         200: { description: 'The stored policy', schema: sweepPolicySchema },
         ...commonErrorResponses,
       },
-      handler: async ({ params, body }) => ({
+      handler: async ({ params, body, apiKey }) => ({
         status: 200,
-        body: await putSweepPolicy(deps, params.orgId, body),
+        body: await putSweepPolicy(deps, params.orgId, body, {
+          mayLowerSafety: apiKey !== null && hasScope(apiKey, 'admin'),
+        }),
       }),
     }),
     defineRoute({
@@ -90,9 +93,9 @@ export function sweepRoutes(deps: {
         await requireOrganization(models, params.orgId);
         const filter: Record<string, unknown> = { orgId: params.orgId };
         if (query.cursor !== undefined) {
-          const [startedAt, id] = decodeCursor(query.cursor, 2);
-          const at = new Date(Number(startedAt));
-          filter.$or = [{ startedAt: { $lt: at } }, { startedAt: at, _id: { $lt: String(id) } }];
+          const [startedAt, id] = decodeCursor(query.cursor, z.tuple([cursorTime, cursorId]));
+          const at = new Date(startedAt);
+          filter.$or = [{ startedAt: { $lt: at } }, { startedAt: at, _id: { $lt: id } }];
         }
         const sweeps = await models.sweeps
           .find(filter)

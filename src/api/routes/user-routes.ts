@@ -1,7 +1,8 @@
 import type { Models } from '../../models/create-models';
 import { listUsers } from '../../users/list-users';
 import { hasScope } from '../authenticate';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { z } from 'zod';
+import { cursorId, cursorTime, decodeCursor, encodeCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import { userListQuerySchema, userListSchema } from '../schemas/bulk-schemas';
@@ -25,11 +26,11 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
         await requireOrganization(deps.models, params.orgId);
         let after: { lastLoginAt: number | null; id: string } | undefined;
         if (query.cursor !== undefined) {
-          const [lastLoginAt, id] = decodeCursor(query.cursor, 2);
-          after = {
-            lastLoginAt: typeof lastLoginAt === 'number' ? lastLoginAt : null,
-            id: String(id),
-          };
+          const [lastLoginAt, id] = decodeCursor(
+            query.cursor,
+            z.tuple([cursorTime.nullable(), cursorId]),
+          );
+          after = { lastLoginAt, id };
         }
         const page = await listUsers(
           deps.models,

@@ -1,5 +1,6 @@
-import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { sweepScheduleProblems } from '../../sweeps/sweep-cron';
+import { defaultMaxPerRun } from '../../sweeps/sweep-policy';
 import { idSchema, limitSchema, orgParamsSchema, textSchema } from './common-schemas';
 
 const daysSchema = z.coerce.number().int().min(1).max(3650);
@@ -39,7 +40,10 @@ export const bulkBodySchema = z
     filter: z
       .strictObject({
         activity: z.enum(['inactive', 'never_logged_in']),
-        inactiveDays: z.number().int().min(1).max(3650),
+        inactiveDays: z.number().int().min(1).max(3650).default(90).meta({
+          description:
+            'Last login more than this many days ago; default 90 as in the user listing; ignored for never_logged_in',
+        }),
       })
       .optional(),
     dryRun: z.boolean().default(false),
@@ -84,30 +88,17 @@ export const sweepPolicySchema = z
     inactiveDays: z.number().int().min(30).max(3650),
     neverLoggedInDays: z.number().int().min(1).max(3650).nullable().default(null),
     exemptRoles: z.array(z.enum(['admin', 'manager', 'member'])).default([]),
-    cron: textSchema(100).min(1),
+    cron: textSchema(100).min(1).meta({
+      description:
+        'Five cron fields (minute hour day-of-month month day-of-week) in `timezone`; no seconds, macros or H; at least an hour between fires',
+    }),
     timezone: textSchema(64).min(1).default('UTC'),
     dryRun: z.boolean().default(false),
-    maxPerRun: z.number().int().min(1).max(1_000_000).default(500),
+    maxPerRun: z.number().int().min(1).max(1_000_000).default(defaultMaxPerRun),
   })
   .superRefine((policy, ctx) => {
-    try {
-      new Intl.DateTimeFormat('en', { timeZone: policy.timezone });
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['timezone'],
-        message: `Unknown timezone "${policy.timezone}"`,
-      });
-      return;
-    }
-    try {
-      CronExpressionParser.parse(policy.cron, { tz: policy.timezone, strict: false });
-    } catch (error) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['cron'],
-        message: `Not a valid cron expression: ${error instanceof Error ? error.message : String(error)}`,
-      });
+    for (const problem of sweepScheduleProblems(policy)) {
+      ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
     }
   })
   .meta({ title: 'SweepPolicy' });
