@@ -19,6 +19,8 @@ export interface ErasureRequest {
   orgId: string;
   userId: string;
   actorId: string;
+  /** System actors (`system:scim`) are not users: they act with an admin's rank. */
+  systemActor?: boolean;
 }
 
 /** An accepted deletion: the user (status `deleted`) and the erasure job that will finish it. */
@@ -65,7 +67,7 @@ export async function requestErasure(
 ): Promise<ErasureAccepted> {
   const { models } = deps;
   const { orgId, userId, actorId } = request;
-  const { user, actor } = await loadActedOnUser(models, request);
+  const { user, actor } = await loadActedOnUser(models, request, request.systemActor ?? false);
   if (actor.role !== 'admin') {
     throw new AppError('actor_not_allowed', 'Only admins may delete users');
   }

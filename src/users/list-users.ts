@@ -9,10 +9,11 @@ export interface ListUsersQuery {
   activity?: Activity | undefined;
   inactiveDays: number;
   status?: UserStatus | undefined;
+  kind?: User['kind'] | undefined;
   limit: number;
   /** The last item of the previous page: its `lastLoginAt` (ms, or null) and id. */
   after?: { lastLoginAt: number | null; id: string } | undefined;
-  /** Emails only for keys with the `admin` scope. */
+  /** Emails and names only for keys with the `admin` scope. */
   includeEmail: boolean;
 }
 
@@ -25,6 +26,15 @@ export interface UserListItem {
   lastLoginAt: Date | null;
   activity: Activity;
   email?: string | null;
+  name?: string | null;
+}
+
+function fullName(
+  first: string | null | undefined,
+  last: string | null | undefined,
+): string | null {
+  const name = [first, last].filter((part) => typeof part === 'string' && part !== '').join(' ');
+  return name === '' ? null : name;
 }
 
 /**
@@ -41,6 +51,7 @@ export async function listUsers(
     { orgId: query.orgId },
     { status: query.status ?? { $in: ['active', 'inactive'] } },
   ];
+  if (query.kind !== undefined) clauses.push({ kind: query.kind });
   if (query.activity === 'never_logged_in') clauses.push({ lastLoginAt: null });
   if (query.activity === 'inactive') clauses.push({ lastLoginAt: { $type: 'date', $lt: cutoff } });
   if (query.activity === 'active') clauses.push({ lastLoginAt: { $type: 'date', $gte: cutoff } });
@@ -63,7 +74,7 @@ export async function listUsers(
     role: 1,
     status: 1,
     lastLoginAt: 1,
-    ...(query.includeEmail ? { email: 1 } : {}),
+    ...(query.includeEmail ? { email: 1, firstName: 1, lastName: 1 } : {}),
   };
   const users = await models.users
     .find({ $and: clauses }, projection)
@@ -80,7 +91,9 @@ export async function listUsers(
       status: user.status,
       lastLoginAt: user.lastLoginAt,
       activity: classifyActivity(user.lastLoginAt, query.inactiveDays, now),
-      ...(query.includeEmail ? { email: user.email ?? null } : {}),
+      ...(query.includeEmail
+        ? { email: user.email ?? null, name: fullName(user.firstName, user.lastName) }
+        : {}),
     })),
     next:
       users.length > query.limit && last

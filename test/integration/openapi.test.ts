@@ -174,6 +174,8 @@ const expectedStatuses: Record<string, number[]> = {
   'get /v1/orgs/{orgId}/users': [200, ...always],
   'post /v1/orgs/{orgId}/bulk-deactivations': [202, ...always, ...withBody, ...withIdempotency],
   'get /v1/orgs/{orgId}/bulk-deactivations/{id}': [200, ...always],
+  'get /v1/orgs/{orgId}/bulk-deactivations/{id}/items': [200, ...always],
+  'get /v1/orgs/{orgId}/sweep-policy': [200, ...always],
   'put /v1/orgs/{orgId}/sweep-policy': [200, ...always, ...withBody],
   'get /v1/orgs/{orgId}/sweeps': [200, ...always],
   'post /v1/orgs/{orgId}/sweeps/{id}/approve': [200, ...always, 409],

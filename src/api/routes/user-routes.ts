@@ -39,6 +39,7 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
             activity: query.activity,
             inactiveDays: query.inactiveDays,
             status: query.status,
+            kind: query.kind,
             limit: query.limit,
             after,
             includeEmail: apiKey !== null && hasScope(apiKey, 'admin'),

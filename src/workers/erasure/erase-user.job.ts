@@ -73,7 +73,7 @@ async function eraseReasons(models: Models, user: User): Promise<void> {
  *   first or last name as a word; see {@link mentionPattern}) anywhere in the organization. A
  *   bulk of many users keeps a reason that does not name them: it is about the whole selection.
  *   Everything else these collections hold is ids, codes, counts and dates;
- * - `users`: the tombstone — `email`, `firstName`, `lastName` unset; `emailHash` (SHA-256 of the
+ * - `users`: the tombstone — `email`, `firstName`, `lastName`, `externalId` unset; `emailHash` (SHA-256 of the
  *   normalized email) and `deletedAt` set; ids, kind, role, status and dates stay.
  *
  * Opportunities need nothing: open ones were transferred by the deactivation and closed ones
@@ -112,7 +112,7 @@ export async function eraseUser(
   await models.users.updateOne(
     { _id: userId, orgId, status: 'deleted' },
     {
-      $unset: { email: 1, firstName: 1, lastName: 1 },
+      $unset: { email: 1, firstName: 1, lastName: 1, externalId: 1 },
       $set: { deletedAt, ...(emailHash === null ? {} : { emailHash }) },
     },
   );

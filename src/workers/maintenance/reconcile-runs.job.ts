@@ -4,6 +4,7 @@ import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
 import { enqueueRun } from '../../deactivation/deactivation-flow.job';
 import { runJobId } from '../../queues/job-ids';
+import { completeRequestedErasures } from '../erasure/complete-requested-erasures';
 import { reconcileErasures } from '../erasure/reconcile-erasures';
 
 /** What the reconciler needs. */
@@ -83,14 +84,20 @@ export async function reconcileRuns(
 
 /**
  * The `reconcile-runs` job of the `maintenance` queue: re-queues lost runs, then lost erasures
- * (src/workers/erasure/reconcile-erasures.ts).
+ * (src/workers/erasure/reconcile-erasures.ts), then erases the users deleted over SCIM whose
+ * deactivation has completed since (src/workers/erasure/complete-requested-erasures.ts).
  */
 export async function reconcileRunsJob(
   deps: ReconcileDeps,
   options: { graceMs: number },
-): Promise<{ runs: Awaited<ReturnType<typeof reconcileRuns>>; erasures: { requeued: number } }> {
+): Promise<{
+  runs: Awaited<ReturnType<typeof reconcileRuns>>;
+  erasures: { requeued: number };
+  scimDeletions: { erased: number };
+}> {
   return {
     runs: await reconcileRuns(deps, options),
     erasures: await reconcileErasures(deps),
+    scimDeletions: await completeRequestedErasures(deps),
   };
 }
