@@ -1,5 +1,6 @@
 import type { FlowProducer } from 'bullmq';
-import { acceptRuns } from '../deactivation/accept-runs';
+import { enqueueRuns } from '../deactivation/deactivation-flow.job';
+import { acceptDeactivations } from '../deactivation/request-deactivation';
 import {
   assessDeactivations,
   type Assessment,
@@ -7,17 +8,19 @@ import {
 } from '../deactivation/assess-deactivation';
 import { skipReason } from '../domain/refusal-reason';
 import { mapLimit } from '../infra/map-limit';
+import type { KeyedLock } from '../infra/redis-lock';
 import type { BulkDeactivation } from '../models/bulk-deactivation.model';
 import type { BulkItem } from '../models/bulk-item.model';
 import type { Models } from '../models/create-models';
 import type { Deactivation } from '../models/deactivation.model';
-import { enqueueRuns } from '../queues/deactivation-flow';
 import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
 
 /** What one batch of a bulk needs. */
 export interface BulkBatchDeps {
   models: Models;
   flows: FlowProducer;
+  /** Accepting admins takes the organization's admin lock, as a single request does. */
+  locks: KeyedLock;
 }
 
 /** What becomes of one item. */
@@ -94,8 +97,8 @@ async function accept(
 ): Promise<void> {
   if (decisions.resumed.length > 0) await enqueueRuns(deps.flows, decisions.resumed);
   if (decisions.toAccept.length === 0) return;
-  const accepted = await acceptRuns(
-    deps,
+  const accepted = await acceptDeactivations(
+    { models: deps.models, flows: deps.flows, locks: deps.locks },
     {
       orgId: bulk.orgId,
       actorId: bulk.actorId,
@@ -104,7 +107,7 @@ async function accept(
       bulkId: bulk._id,
     },
     decisions.toAccept,
-    now,
+    { now },
   );
   for (const item of items) {
     const result = accepted.get(item.userId);
@@ -113,7 +116,7 @@ async function accept(
       item._id,
       result.ok
         ? { status: 'enqueued', reason: null, runId: result.run._id }
-        : { status: 'skipped', reason: result.reason, runId: null },
+        : { status: 'skipped', reason: skipReason(result.error.code), runId: null },
     );
   }
 }

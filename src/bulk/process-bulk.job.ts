@@ -1,5 +1,6 @@
 import type { FlowProducer, Job } from 'bullmq';
 import { AppError } from '../errors/app-error';
+import type { KeyedLock } from '../infra/redis-lock';
 import type { Logger } from '../logging/logger';
 import type { BulkDeactivation } from '../models/bulk-deactivation.model';
 import type { Models } from '../models/create-models';
@@ -20,6 +21,8 @@ export interface BulkOutcome {
 export interface BulkJobDeps {
   models: Models;
   flows: FlowProducer;
+  /** Accepting admins takes the organization's admin lock, as a single request does. */
+  locks: KeyedLock;
   logger: Logger;
   /**
    * Called once, when the job has marked the bulk `completed`: the bulk module knows nothing of

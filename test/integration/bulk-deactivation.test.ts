@@ -327,7 +327,7 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       actorId: admin._id,
       userIds: [halfDone!._id, other!._id],
     });
-    // What acceptRuns had written when the worker died: the run with its claim and bulkId,
+    // What acceptDeactivations had written when the worker died: the run with its claim and bulkId,
     // the user not yet switched to inactive, no flow queued, the item still pending.
     const now = new Date();
     const request = { orgId, userId: halfDone!._id, actorId: admin._id, source: 'bulk' as const };

@@ -118,7 +118,7 @@ export interface ErasureJobDeps {
 }
 
 /** The `erase` job of the `erasures` queue. */
-export async function processErasureJob(
+export async function eraseUserJob(
   job: Job<ErasureJobData>,
   deps: ErasureJobDeps,
 ): Promise<ErasureResult> {
