@@ -4,6 +4,9 @@ import { hashTagOf, parseRedisTarget, type RedisTarget } from './redis-target';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The admin console's session lifetimes when the environment does not set them. */
+export const consoleDefaults = { sessionIdleMinutes: 8 * 60, sessionMaxHours: 12 } as const;
+
 const configSchema = z
   .object({
     MONGO_URL: z
@@ -51,10 +54,26 @@ const configSchema = z
         'a number of proxy hops, or comma-separated proxy addresses, CIDR ranges or express names (loopback, uniquelocal)',
       )
       .optional(),
+    CONSOLE_SESSION_IDLE_MINUTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(consoleDefaults.sessionIdleMinutes),
+    CONSOLE_SESSION_MAX_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24)
+      .default(consoleDefaults.sessionMaxHours),
     SEED_DEMO_ON_EMPTY: z
       .enum(['true', 'false'])
       .default('false')
       .transform((value) => value === 'true'),
+  })
+  .refine((env) => env.CONSOLE_SESSION_IDLE_MINUTES <= env.CONSOLE_SESSION_MAX_HOURS * 60, {
+    message: 'CONSOLE_SESSION_IDLE_MINUTES must not exceed CONSOLE_SESSION_MAX_HOURS',
+    path: ['CONSOLE_SESSION_IDLE_MINUTES'],
   })
   .refine(
     (env) => parseRedisTarget(env.REDIS_URL)?.mode !== 'cluster' || hashTagOf(env.QUEUE_PREFIX),
@@ -103,6 +122,16 @@ export interface AppConfig {
   seedDemoOnEmpty: boolean;
   /** What the HTTP layer enforces against abuse (README, Security). */
   security: SecurityConfig;
+  /** The admin console's sessions (README, Admin console). */
+  console: ConsoleConfig;
+}
+
+/** How long an admin console session lives. */
+export interface ConsoleConfig {
+  /** A session unused for this long ends. */
+  sessionIdleSeconds: number;
+  /** A session ends this long after sign-in, however busy. */
+  sessionMaxSeconds: number;
 }
 
 /** Throttling and caps of the HTTP layer. */
@@ -172,6 +201,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       authFailureWindowSeconds: value.AUTH_FAILURE_WINDOW_SECONDS,
       maxPendingBulksPerOrg: value.MAX_PENDING_BULKS_PER_ORG,
       trustProxy: parseTrustProxy(value.TRUST_PROXY),
+    },
+    console: {
+      sessionIdleSeconds: value.CONSOLE_SESSION_IDLE_MINUTES * 60,
+      sessionMaxSeconds: value.CONSOLE_SESSION_MAX_HOURS * 3600,
     },
   };
 }

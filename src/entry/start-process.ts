@@ -75,6 +75,7 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
         dashboard: config.dashboard,
         security: config.security,
         queuePrefix: config.queuePrefix,
+        console: config.console,
         ...producers,
       });
       const server = await listen(app, config.port);

@@ -3,7 +3,7 @@ import { apiRoutes } from '../../src/api/app';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { createLogger } from '../../src/logging/logger';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, orgFixture, sweepReportFixture, userFixture } from '../support/factories';
 import { schemaViolations, type JsonSchema } from '../support/json-schema-check';
 
 interface Operation {
@@ -174,6 +174,8 @@ const expectedStatuses: Record<string, number[]> = {
   'get /v1/orgs/{orgId}/users': [200, ...always],
   'post /v1/orgs/{orgId}/bulk-deactivations': [202, ...always, ...withBody, ...withIdempotency],
   'get /v1/orgs/{orgId}/bulk-deactivations/{id}': [200, ...always],
+  'get /v1/orgs/{orgId}/bulk-deactivations/{id}/items': [200, ...always],
+  'get /v1/orgs/{orgId}/sweep-policy': [200, ...always],
   'put /v1/orgs/{orgId}/sweep-policy': [200, ...always, ...withBody],
   'get /v1/orgs/{orgId}/sweeps': [200, ...always],
   'post /v1/orgs/{orgId}/sweeps/{id}/approve': [200, ...always, 409],
@@ -340,16 +342,14 @@ describe('answers match the document', () => {
   });
 
   it('returns sweep reports, a failed one with its error, as the SweepReport schema says', async () => {
-    await h.models.sweeps.create({
-      _id: `${orgId}-failed`,
-      orgId,
-      status: 'failed',
-      dryRun: false,
-      startedAt: new Date(),
-      finishedAt: new Date(),
-      maxPerRun: 100,
-      error: 'the store did not answer',
-    });
+    await h.models.sweeps.create(
+      sweepReportFixture(orgId, {
+        _id: `${orgId}-failed`,
+        status: 'failed',
+        finishedAt: new Date(),
+        error: 'the store did not answer',
+      }),
+    );
     const res = await call('get', '/v1/orgs/{orgId}/sweeps').set('Authorization', `Bearer ${key}`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({

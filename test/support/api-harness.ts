@@ -50,6 +50,7 @@ export async function openApiHarness(
     dashboard: config.dashboard,
     security: config.security,
     queuePrefix: config.queuePrefix,
+    console: config.console,
     ...producers,
   });
   return {

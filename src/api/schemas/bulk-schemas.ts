@@ -9,6 +9,7 @@ export const userListQuerySchema = z.strictObject({
   activity: z.enum(['active', 'inactive', 'never_logged_in']).optional(),
   inactiveDays: daysSchema.default(90),
   status: z.enum(['active', 'inactive']).optional(),
+  kind: z.enum(['employee', 'customer']).optional(),
   sort: z.literal('lastLoginAt').default('lastLoginAt'),
   limit: limitSchema,
   cursor: z.string().max(300).optional(),
@@ -28,6 +29,11 @@ export const userListSchema = z.object({
         .nullable()
         .optional()
         .meta({ description: 'Only for keys with the admin scope' }),
+      name: z
+        .string()
+        .nullable()
+        .optional()
+        .meta({ description: 'First and last name; only for keys with the admin scope' }),
     }),
   ),
   nextCursor: z.string().nullable(),
