@@ -118,6 +118,13 @@ describe('offboard on a Redis Cluster', () => {
       const keys = await keysUnder(cluster, base);
       expect(keys.some((key) => key.startsWith(`${base}:${queueNames.runs}:`))).toBe(true);
       expect(keys.some((key) => key.startsWith(`${maintenancePrefix}:maintenance:`))).toBe(true);
+      // A client that has not connected yet knows no masters: the scan must wait for it.
+      const fresh = createRedisConnection(url, 'worker');
+      try {
+        expect((await keysUnder(fresh, base)).sort()).toEqual([...keys].sort());
+      } finally {
+        fresh.disconnect();
+      }
       await deletePrefix(cluster, base);
       expect(await keysUnder(cluster, base)).toEqual([]);
     } finally {

@@ -88,6 +88,8 @@ export function openTestRedis(): RedisClient {
  * SCAN of each server (each master of a cluster, since a SCAN sees only its node's keys).
  */
 export async function keysUnder(redis: RedisClient, prefix: string): Promise<string[]> {
+  // A cluster client knows its masters only once connected: a fresh one lists none.
+  await redis.ping();
   const keys: string[] = [];
   for (const server of serversOf(redis)) {
     for (const queuePrefix of queuePrefixesOf(prefix)) {
