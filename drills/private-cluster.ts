@@ -18,13 +18,13 @@ export interface PrivateCluster {
   close: () => Promise<void>;
 }
 
-/** Six consecutive ports no one listens on, from a random base. */
+/** Six consecutive ports no one listens on, nor on their cluster bus ports (+10000). */
 async function freeBase(): Promise<number> {
   for (;;) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
     const probe = await run('bash', [
       '-c',
-      `for p in $(seq ${base} ${base + 5}); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && exit 1; done; exit 0`,
+      `for p in $(seq ${base} ${base + 5}) $(seq ${base + 10_000} ${base + 10_005}); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && exit 1; done; exit 0`,
     ]).then(
       () => true,
       () => false,
@@ -48,7 +48,13 @@ export async function startPrivateCluster(): Promise<PrivateCluster> {
   };
   const cluster = (command: string) =>
     run('bash', [script, 'cluster', command, '--quiet'], { env });
-  await cluster('start');
+  try {
+    await cluster('start');
+  } catch (error) {
+    await cluster('stop').catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const url = (await cluster('url')).stdout.trim();
   const ports = Array.from({ length: 6 }, (_, offset) => base + offset);
   return {
