@@ -41,9 +41,15 @@ export async function syncSweepScheduler(
 
 /**
  * Re-creates every enabled policy's scheduler from MongoDB, paging through organizations: the
- * schedule survives a Redis that lost its data.
+ * schedule survives a Redis that lost its data. With `onlyMissing`, one that Redis holds with
+ * the policy's cron and timezone is left as it is (the workers' periodic check); returns how
+ * many were written.
  */
-export async function restoreSweepSchedulers(models: Models, queue: Queue): Promise<number> {
+export async function restoreSweepSchedulers(
+  models: Models,
+  queue: Queue,
+  options: { onlyMissing?: boolean } = {},
+): Promise<number> {
   let restored = 0;
   const cursor = models.organizations
     .find({ 'sweepPolicy.enabled': true }, { _id: 1, sweepPolicy: 1 })
@@ -51,6 +57,12 @@ export async function restoreSweepSchedulers(models: Models, queue: Queue): Prom
     .lean()
     .cursor({ batchSize: 500 });
   for await (const org of cursor) {
+    if (options.onlyMissing === true && org.sweepPolicy) {
+      const existing = await queue.getJobScheduler(sweepSchedulerId(org._id));
+      if (existing?.pattern === org.sweepPolicy.cron && existing.tz === org.sweepPolicy.timezone) {
+        continue;
+      }
+    }
     await syncSweepScheduler(queue, org._id, org.sweepPolicy);
     restored += 1;
   }

@@ -22,7 +22,8 @@ import { expireIdempotencyRecords } from './maintenance/expire-idempotency-recor
 import { processBulkJob } from '../bulk/process-bulk.job';
 import type { BulkJobData } from '../queues/bulk-queue';
 import { runSweepJob } from '../sweeps/run-sweep.job';
-import { restoreSweepSchedulers, type SweepJobData } from '../sweeps/sweep-scheduler';
+import type { SweepJobData } from '../sweeps/sweep-scheduler';
+import { startSchedulerUpkeep } from './scheduler-upkeep';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -83,7 +84,7 @@ function buildRegistry(
   };
 }
 
-/** Starts one BullMQ worker per queue, and the maintenance schedulers. */
+/** Starts one BullMQ worker per queue, and keeps the job schedulers (see scheduler-upkeep). */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, logger } = deps;
   const connection = createRedisConnection(config.redisUrl, 'worker');
@@ -97,30 +98,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
   assertRegistryComplete(registry, declaredJobs);
 
-  // Schedulers live in Redis. Upserting them at start and again whenever the connection comes
-  // back re-creates them after Redis lost its data (a restart without persistence, a FLUSHALL),
-  // so the reconciler is there to re-queue the runs that were lost with it.
-  const housekeeping = { removeOnComplete: 10, removeOnFail: 100 };
-  const ensureSchedulers = async (): Promise<number> => {
-    await maintenance.upsertJobScheduler(
-      'expire-idempotency-records',
-      { every: 60 * 60 * 1000 },
-      { name: 'expire-idempotency-records', opts: housekeeping },
-    );
-    await maintenance.upsertJobScheduler(
-      'reconcile-runs',
-      { every: config.reconcileIntervalMs },
-      { name: 'reconcile-runs', opts: housekeeping },
-    );
-    return restoreSweepSchedulers(deps.models, sweepsQueue);
-  };
-  const sweeps = await ensureSchedulers();
-  const onReconnect = (): void => {
-    ensureSchedulers().catch((error: unknown) => {
-      logger.warn({ err: error }, 'could not restore the job schedulers after a reconnect');
-    });
-  };
-  connection.on('ready', onReconnect);
+  const upkeep = await startSchedulerUpkeep({
+    config,
+    models: deps.models,
+    logger,
+    connection,
+    maintenance,
+    sweepsQueue,
+  });
 
   const served = (Object.keys(registry) as QueueName[]).filter(
     (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
@@ -160,14 +145,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     {
       queues: Object.keys(registry),
       concurrency: config.workerConcurrency,
-      sweepSchedulers: sweeps,
+      schedulerCheckIntervalMs: config.schedulerCheckIntervalMs,
     },
     'workers started',
   );
 
   return {
     close: async () => {
-      connection.off('ready', onReconnect);
+      upkeep.stop();
       await Promise.all(workers.map((worker) => worker.close()));
       await Promise.all([
         flows.close(),
