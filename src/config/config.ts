@@ -34,6 +34,7 @@ const configSchema = z
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+    SCHEDULER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
     AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
     AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
@@ -94,6 +95,11 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   /** Runs younger than this are left to the request that is still enqueueing them. */
   reconcileGraceMs: number;
+  /**
+   * How often each worker process checks that the job schedulers (reconciler, sweeps) are still
+   * in Redis, re-creating them after Redis lost its data without a reconnect.
+   */
+  schedulerCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   seedDemoOnEmpty: boolean;
   /** What the HTTP layer enforces against abuse (README, Security). */
@@ -167,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     workerLockDurationMs: value.WORKER_LOCK_DURATION_MS,
     reconcileIntervalMs: value.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: value.RECONCILE_GRACE_MS,
+    schedulerCheckIntervalMs: value.SCHEDULER_CHECK_INTERVAL_MS,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     seedDemoOnEmpty: value.SEED_DEMO_ON_EMPTY,
     security: {

@@ -11,7 +11,6 @@ import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import { jobKind } from '../queues/job-ids';
 import { jobKinds } from '../queues/job-kinds';
-import { jobOptions } from '../queues/job-options';
 import { queueNames, type QueueName } from '../queues/queue-names';
 import { eraseUserJob } from './erasure/erase-user.job';
 import { toJobError } from './job-error';
@@ -27,7 +26,7 @@ import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
 import { recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
-import { restoreSweepSchedulers } from '../sweeps/sweep-scheduler';
+import { startSchedulerUpkeep } from './scheduler-upkeep';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -134,37 +133,7 @@ function startWorker(
   return worker;
 }
 
-/**
- * Upserts the maintenance schedulers and every enabled sweep policy's; returns how many sweeps
- * are scheduled. Schedulers live in Redis: upserting them at start and again whenever the
- * connection comes back re-creates them after Redis lost its data (a restart without
- * persistence, a FLUSHALL), so the reconciler is there to re-queue the runs lost with it.
- */
-async function ensureSchedulers(
-  deps: WorkerDeps,
-  queues: { maintenance: Queue; sweepsQueue: Queue },
-): Promise<number> {
-  const { config, logger, metrics } = deps;
-  const housekeeping = jobOptions[queueNames.maintenance];
-  await queues.maintenance.upsertJobScheduler(
-    'expire-idempotency-records',
-    { every: 60 * 60 * 1000 },
-    { name: 'expire-idempotency-records', opts: housekeeping },
-  );
-  await queues.maintenance.upsertJobScheduler(
-    'reconcile-runs',
-    { every: config.reconcileIntervalMs },
-    { name: 'reconcile-runs', opts: housekeeping },
-  );
-  return restoreSweepSchedulers(deps.models, queues.sweepsQueue, {
-    logger,
-    onSkipped: (reason) => {
-      metrics.sweepPoliciesSkipped.inc({ reason });
-    },
-  });
-}
-
-/** Starts one BullMQ worker per queue, and the maintenance schedulers. */
+/** Starts one BullMQ worker per queue, and keeps the job schedulers (see scheduler-upkeep). */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, logger } = deps;
   const connection = createRedisConnection(config.redisUrl, 'worker');
@@ -184,14 +153,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
   assertRegistryComplete(registry, declaredJobs);
 
-  const ensure = (): Promise<number> => ensureSchedulers(deps, { maintenance, sweepsQueue });
-  const sweeps = await ensure();
-  const onReconnect = (): void => {
-    ensure().catch((error: unknown) => {
-      logger.warn({ err: error }, 'could not restore the job schedulers after a reconnect');
-    });
-  };
-  connection.on('ready', onReconnect);
+  const upkeep = await startSchedulerUpkeep({
+    config,
+    models: deps.models,
+    logger,
+    metrics: deps.metrics,
+    connection,
+    maintenance,
+    sweepsQueue,
+  });
 
   const workers = servedQueues(config, registry).map((queue) =>
     startWorker(queue, registry, { connection, config, errors }),
@@ -200,14 +170,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     {
       queues: Object.keys(registry),
       concurrency: config.workerConcurrency,
-      sweepSchedulers: sweeps,
+      schedulerCheckIntervalMs: config.schedulerCheckIntervalMs,
     },
     'workers started',
   );
 
   return {
     close: async () => {
-      connection.off('ready', onReconnect);
+      upkeep.stop();
       await Promise.all(workers.map((worker) => worker.close()));
       await Promise.all([
         flows.close(),
