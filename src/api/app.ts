@@ -4,7 +4,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
-import type { AppConfig, SecurityConfig } from '../config/config';
+import type { AppConfig, SecurityConfig, WebhookConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
@@ -26,6 +26,7 @@ import { purchaseRoutes } from './routes/purchase-routes';
 import { reactivationRoutes } from './routes/reactivation-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { userRoutes } from './routes/user-routes';
+import { webhookRoutes } from './routes/webhook-routes';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
 export interface ApiDeps {
@@ -47,6 +48,8 @@ export interface ApiDeps {
   queuePrefix: string;
   metrics: ServiceMetrics;
   logger: Logger;
+  /** Webhook settings (SECRETS_KEY, allowed addresses); absent, creating a webhook is refused. */
+  webhooks?: WebhookConfig;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
@@ -61,6 +64,7 @@ export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
     ...userRoutes(deps),
     ...bulkRoutes(deps),
     ...sweepRoutes(deps),
+    ...webhookRoutes(deps),
   ];
 }
 

@@ -13,6 +13,7 @@ import { mapLimit } from '../infra/map-limit';
 import type { BulkJobData } from '../queues/bulk-queue';
 import { enqueueRuns } from '../queues/deactivation-flow';
 import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
+import { recordBulkCompleted } from '../webhooks/webhook-facts';
 
 /** What the bulk job needs. */
 export interface BulkJobDeps {
@@ -208,6 +209,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
       },
     );
   }
+  await recordBulkCompleted(models, bulkId);
   logger.info({ bulkId, ...totals }, 'bulk deactivation finished');
   return { bulkId, status: 'completed', ...totals };
 }

@@ -76,6 +76,7 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
         dashboard: config.dashboard,
         security: config.security,
         queuePrefix: config.queuePrefix,
+        webhooks: config.webhooks,
         ...producers,
       });
       const server = await listen(app, config.port);

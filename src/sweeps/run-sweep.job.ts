@@ -6,6 +6,7 @@ import type { Models } from '../models/create-models';
 import { enqueueBulk } from '../queues/bulk-queue';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import type { SweepJobData } from './sweep-scheduler';
+import { recordSweep } from '../webhooks/webhook-facts';
 
 /** The actor of every sweep's runs. */
 export const sweepActorId = 'system:sweep';
@@ -147,6 +148,7 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
       },
     },
   );
+  if (held) await recordSweep(models, sweepId);
   if (!held) await enqueueBulk(bulkQueue, bulk);
   logger.info(
     { orgId, sweepId, matched, selected: selection.count, held },

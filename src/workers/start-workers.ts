@@ -24,6 +24,7 @@ import { processBulkJob } from '../bulk/process-bulk.job';
 import type { BulkJobData } from '../queues/bulk-queue';
 import { runSweepJob } from '../sweeps/run-sweep.job';
 import { restoreSweepSchedulers, type SweepJobData } from '../sweeps/sweep-scheduler';
+import { startWebhookDelivery, type WebhookDelivery } from '../webhooks/webhook-delivery-runtime';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -46,14 +47,21 @@ export const declaredJobs = {
   [queueNames.erasures]: ['erase'],
   [queueNames.bulk]: ['bulk'],
   [queueNames.sweeps]: ['sweep'],
+  [queueNames.webhooks]: ['deliver'],
   [queueNames.maintenance]: ['expire-idempotency-records', 'reconcile-runs'],
 } as const;
 
 function buildRegistry(
   deps: WorkerDeps,
-  queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue; locks: KeyedLock },
+  queues: {
+    flows: FlowProducer;
+    runsQueue: Queue;
+    bulkQueue: Queue;
+    locks: KeyedLock;
+    webhooks: WebhookDelivery;
+  },
 ): JobRegistry {
-  const { flows, runsQueue, bulkQueue, locks } = queues;
+  const { flows, runsQueue, bulkQueue, locks, webhooks } = queues;
   const { models, logger, config, metrics } = deps;
   const step = (job: Job): Promise<unknown> =>
     processStepJob(job as Job<StepJobData>, { models, logger, metrics, locks });
@@ -72,6 +80,7 @@ function buildRegistry(
     [queueNames.sweeps]: {
       sweep: (job) => runSweepJob(job as Job<SweepJobData>, { models, bulkQueue, logger }),
     },
+    [queueNames.webhooks]: { deliver: webhooks.deliver },
     [queueNames.maintenance]: {
       'expire-idempotency-records': () => expireIdempotencyRecords(models),
       'reconcile-runs': async () => ({
@@ -80,6 +89,7 @@ function buildRegistry(
           { graceMs: config.reconcileGraceMs },
         ),
         erasures: await reconcileErasures({ models, flows }),
+        webhooks: await webhooks.reconcile(config.reconcileGraceMs),
       }),
     },
   };
@@ -102,7 +112,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   for (const queue of [runsQueue, maintenance, bulkQueue, sweepsQueue]) {
     errors.watch(queue, 'worker', queue.name);
   }
-  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
+  const webhooks = startWebhookDelivery(deps, connection);
+  errors.watch(webhooks.queue, 'worker', webhooks.queue.name);
+  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks, webhooks });
   assertRegistryComplete(registry, declaredJobs);
 
   // Schedulers live in Redis. Upserting them at start and again whenever the connection comes
@@ -157,6 +169,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         lockDuration: config.workerLockDurationMs,
         stalledInterval: config.workerLockDurationMs,
         maxStalledCount: 5,
+        settings: { backoffStrategy: webhooks.backoffStrategy },
       },
     );
     errors.watch(worker, 'worker', `worker:${queue}`);
@@ -175,6 +188,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     close: async () => {
       connection.off('ready', onReconnect);
       await Promise.all(workers.map((worker) => worker.close()));
+      await webhooks.close();
       await Promise.all([
         flows.close(),
         runsQueue.close(),

@@ -47,6 +47,7 @@ export async function openApiHarness(
     dashboard: config.dashboard,
     security: config.security,
     queuePrefix: config.queuePrefix,
+    webhooks: config.webhooks,
     ...producers,
   });
   return {

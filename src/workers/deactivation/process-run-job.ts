@@ -4,6 +4,7 @@ import type { Logger } from '../../logging/logger';
 import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
 import type { RunJobData } from '../../queues/deactivation-flow';
+import { recordRunFinished } from '../../webhooks/webhook-facts';
 
 /** What the parent job needs. */
 export interface RunJobDeps {
@@ -95,6 +96,7 @@ export async function processRunJob(
     { $set: { status: 'completed', completedAt: now } },
   );
   if (marked.modifiedCount === 1) metrics.runs.inc({ status: 'completed' });
+  await recordRunFinished(models, runId);
   logger.info({ runId, requestId, userId: run.userId }, 'run completed');
   await job.log(`run completed: ${events.map((event) => event.type).join(', ')} recorded`);
   return { runId, status: 'completed' };

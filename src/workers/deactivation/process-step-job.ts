@@ -7,6 +7,7 @@ import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
 import { stepNames } from '../../models/deactivation.model';
 import type { StepJobData } from '../../queues/deactivation-flow';
+import { recordRunFinished } from '../../webhooks/webhook-facts';
 import { describeStepResult } from '../steps/describe-step-result';
 import { stepTable } from '../steps/step-table';
 
@@ -116,6 +117,11 @@ export async function processStepJob(job: Job<StepJobData>, deps: StepJobDeps): 
     timer({ outcome: 'failed' });
     metrics.stepFailures.inc({ step, code: appError.code });
     if (final) metrics.runs.inc({ status: 'failed' });
+    if (final) {
+      await recordRunFinished(models, runId).catch((recordError: unknown) => {
+        logger.warn({ runId, err: recordError }, 'could not record deactivation.failed');
+      });
+    }
     logger.warn(
       { runId, requestId, step, code: appError.code, final, attempt: job.attemptsMade + 1 },
       'step failed',
