@@ -36,12 +36,13 @@ export function sealSecret(key: Buffer, plaintext: string, context: string): str
 /**
  * Decrypts what {@link sealSecret} produced.
  *
- * @throws AppError `internal` when the key or the context is not the one it was sealed with.
+ * @throws AppError `webhooks_not_configured` when the key or the context is not the one it was
+ * sealed with: an operator's matter, which no retry heals.
  */
 export function openSecret(key: Buffer, sealed: string, context: string): string {
   const [tag, iv, authTag, data] = sealed.split('.');
   if (tag !== version || iv === undefined || authTag === undefined || data === undefined) {
-    throw new AppError('internal', 'A stored webhook secret has an unknown format');
+    throw new AppError('webhooks_not_configured', 'A stored webhook secret has an unknown format');
   }
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64'));
@@ -52,7 +53,7 @@ export function openSecret(key: Buffer, sealed: string, context: string): string
     );
   } catch (error) {
     throw new AppError(
-      'internal',
+      'webhooks_not_configured',
       'A stored webhook secret does not decrypt with SECRETS_KEY (was the key changed?)',
       { cause: error },
     );

@@ -12,6 +12,8 @@ export interface ReceivedWebhook {
   at: number;
   /** Whether `Webhook.verify` accepted it with the secret(s) known when it arrived. */
   verified: boolean;
+  /** The status the receiver answered with. */
+  status: number;
 }
 
 /** How the receiver answers: a status, headers, and an optional delay before answering. */
@@ -87,6 +89,7 @@ export async function openWebhookReceiver(): Promise<WebhookReceiver> {
       body,
       at: Date.now(),
       verified: false,
+      status: 0,
     };
     got.verified = receiver.secrets.some((secret) => {
       try {
@@ -104,6 +107,7 @@ export async function openWebhookReceiver(): Promise<WebhookReceiver> {
     const attempt = (attempts.get(got.id) ?? 0) + 1;
     attempts.set(got.id, attempt);
     const answer = receiver.answer(got, attempt);
+    got.status = answer.status;
     if (answer.delayMs !== undefined) {
       await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
     }
