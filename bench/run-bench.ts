@@ -17,10 +17,11 @@ import { apiScenario } from './scenarios/api';
 import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
 import { sweepScenario } from './scenarios/sweep';
+import { webhookCostScenario } from './scenarios/webhooks';
 import { benchConfig, type Row } from './support/common';
 import { largeUser, smallUser } from './support/fixtures';
 
-const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep'] as const;
+const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep', 'webhooks'] as const;
 type Scenario = (typeof scenarios)[number];
 
 const { values } = parseArgs({
@@ -151,6 +152,13 @@ async function main(): Promise<void> {
           break;
         case 'sweep':
           result = await sweepScenario({ users: sizes.sweepUsers });
+          break;
+        case 'webhooks':
+          result = await webhookCostScenario({
+            runs: sizes.redisRuns,
+            concurrency: sizes.concurrency,
+            size: smallUser,
+          });
           break;
       }
       rows.push(...result.rows);

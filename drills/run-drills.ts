@@ -17,6 +17,7 @@ import {
   type DrillContext,
   type DrillReport,
 } from './drills';
+import { webhookReceiverDown } from './webhook-receiver-down';
 
 const drills = {
   storm: workerKillStorm,
@@ -25,6 +26,7 @@ const drills = {
   'flaky-network': flakyNetwork,
   'redis-full': redisFull,
   'operator-retries': operatorRetries,
+  'webhook-receiver-down': webhookReceiverDown,
 } as const;
 
 const { values } = parseArgs({
