@@ -117,20 +117,26 @@ export async function deliverWebhookJob(
       nextAttemptAt: null,
       deliveredAt: new Date(),
     });
-    await models.webhookEndpoints.updateOne(
-      { _id: endpoint._id, failingSince: { $ne: null } },
-      { $set: { failingSince: null } },
-    );
+    if (endpoint.failingSince !== null) {
+      await models.webhookEndpoints.updateOne(
+        { _id: endpoint._id, failingSince: { $ne: null } },
+        { $set: { failingSince: null } },
+      );
+    }
     metrics.webhookLatency.observe({ outcome: 'delivered' }, seconds);
     finish('delivered', attempt);
     return { deliveryId, status: 'delivered', statusCode: outcome.statusCode };
   }
 
   metrics.webhookLatency.observe({ outcome: 'failed' }, seconds);
-  await models.webhookEndpoints.updateOne(
-    { _id: endpoint._id, failingSince: null },
-    { $set: { failingSince: now } },
-  );
+  // Only the first failure since the last success starts the clock: one write, not one per
+  // attempt of every delivery while a receiver is down.
+  if (endpoint.failingSince === null) {
+    await models.webhookEndpoints.updateOne(
+      { _id: endpoint._id, failingSince: null },
+      { $set: { failingSince: now } },
+    );
+  }
   const failingSince = endpoint.failingSince ?? now;
   const gone = outcome.statusCode === 410;
   const failedTooLong = now.getTime() - failingSince.getTime() >= failingLimitMs;
