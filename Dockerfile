@@ -8,7 +8,8 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+# The image never seeds demo data (an organization and an all-scopes key) unless asked.
+ENV NODE_ENV=production SEED_DEMO_ON_EMPTY=false
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

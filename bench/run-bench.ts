@@ -1,12 +1,16 @@
 /**
  * `npm run bench`: every scenario of the performance issue on the configured store and Redis,
  * each figure a ratio against a floor measured in the same run, on the same machine, store and
- * fixtures. Prints a table and writes bench/results/latest.json and a dated copy.
+ * fixtures, from `--samples` alternating samples (offboard, floor, offboard, …): the ratio is
+ * the median of the per-sample ratios, with their spread. Prints a table and writes
+ * bench/results/<date-time>.json; a full run (every scenario, not --quick) also writes
+ * bench/results/latest.json and rewrites README.md's table from it.
  *
  *   npm run bench -- --quick                 tiny sizes (a smoke run, not a measurement)
  *   npm run bench -- --only throughput,api   some scenarios only
- *   npm run bench -- --users 200 --concurrency 8 --latency-runs 7 --redis-runs 20
+ *   npm run bench -- --samples 5 --users 200 --concurrency 8 --latency-runs 7 --redis-runs 20
  *                    --api-seconds 10 --api-connections 10 --sweep-users 5000
+ *   npm run bench -- --note "machine shared with other work"   kept in the results and README
  *   BENCH_CPU_PROF=dir npm run bench -- --only latency   --cpu-prof of the API and worker
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,8 +22,11 @@ import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
 import { sweepScenario } from './scenarios/sweep';
 import { webhookCostScenario } from './scenarios/webhooks';
-import { benchConfig, type Row } from './support/common';
+import { benchConfig } from './support/common';
+import type { Row } from './support/sampled-row';
 import { largeUser, smallUser } from './support/fixtures';
+import { resultsTable, type BenchReport } from './support/results-table';
+import { writeReadmeTable } from './write-readme-table';
 
 const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep', 'webhooks'] as const;
 type Scenario = (typeof scenarios)[number];
@@ -28,6 +35,8 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    samples: { type: 'string' },
+    note: { type: 'string' },
     users: { type: 'string' },
     concurrency: { type: 'string' },
     'latency-runs': { type: 'string' },
@@ -49,6 +58,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 
 const quick = values.quick;
 const sizes = {
+  samples: positiveInt('samples', values.samples, quick ? 2 : 3),
   users: positiveInt('users', values.users, quick ? 10 : 100),
   concurrency: positiveInt('concurrency', values.concurrency, quick ? 4 : 8),
   latencyRuns: positiveInt('latency-runs', values['latency-runs'], quick ? 1 : 5),
@@ -71,38 +81,6 @@ function selected(): Scenario[] {
   return scenarios.filter((name) => wanted.includes(name));
 }
 
-function formatNumber(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
-  return value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
-}
-
-/** The table, as plain text and as markdown (for the README's Performance section). */
-function table(rows: Row[], markdown: boolean): string {
-  const header = ['scenario', 'offboard', 'floor', 'ratio', 'target', 'met'];
-  const lines = rows.map((r) => [
-    `${r.scenario}: ${r.metric}`,
-    `${formatNumber(r.offboard)} ${r.unit}`,
-    `${formatNumber(r.floor)} ${r.unit}`,
-    `${r.ratio.toFixed(2)}×`,
-    `${r.direction === '>=' ? '≥' : '≤'} ${r.target}×`,
-    r.met ? 'yes' : 'no',
-  ]);
-  if (markdown) {
-    return [header, header.map(() => '---'), ...lines]
-      .map((cells) => `| ${cells.join(' | ')} |`)
-      .join('\n');
-  }
-  const widths = header.map((_, i) =>
-    Math.max(...[header, ...lines].map((cells) => (cells[i] ?? '').length)),
-  );
-  const format = (cells: string[]): string =>
-    cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ');
-  return [format(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...lines.map(format)].join(
-    '\n',
-  );
-}
-
 async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(
@@ -113,6 +91,7 @@ async function main(): Promise<void> {
   const chosen = selected();
   const cpuProfDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : null;
   const started = new Date();
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const rows: Row[] = [];
   const raw: Record<string, unknown> = {};
   const failures: Record<string, string> = {};
@@ -129,17 +108,24 @@ async function main(): Promise<void> {
           result = await throughputScenario({
             users: sizes.users,
             concurrency: sizes.concurrency,
+            samples: sizes.samples,
             size: smallUser,
             cpuProfDir,
           });
           break;
         case 'latency':
-          result = await latencyScenario({ runs: sizes.latencyRuns, size: largeUser, cpuProfDir });
+          result = await latencyScenario({
+            runs: sizes.latencyRuns,
+            samples: sizes.samples,
+            size: largeUser,
+            cpuProfDir,
+          });
           break;
         case 'redis':
           result = await redisCostScenario({
             runs: sizes.redisRuns,
             concurrency: sizes.concurrency,
+            samples: sizes.samples,
             size: smallUser,
           });
           break;
@@ -147,23 +133,29 @@ async function main(): Promise<void> {
           result = await apiScenario({
             seconds: sizes.apiSeconds,
             connections: sizes.apiConnections,
+            samples: sizes.samples,
             cpuProfDir,
           });
           break;
         case 'sweep':
-          result = await sweepScenario({ users: sizes.sweepUsers });
+          result = await sweepScenario({ users: sizes.sweepUsers, samples: sizes.samples });
           break;
         case 'webhooks':
           result = await webhookCostScenario({
             runs: sizes.redisRuns,
             concurrency: sizes.concurrency,
+            samples: sizes.samples,
             size: smallUser,
           });
           break;
       }
       rows.push(...result.rows);
       raw[scenario] = result.raw;
-      for (const r of result.rows) log(`  ${r.metric}: ${r.ratio}× (${r.met ? 'met' : 'missed'})`);
+      for (const r of result.rows) {
+        log(
+          `  ${r.metric}: ${r.ratio}× (${r.ratioMin}–${r.ratioMax}, ${r.samples} samples; ${r.met ? 'met' : 'missed'})`,
+        );
+      }
     } catch (error) {
       failures[scenario] = error instanceof Error ? (error.stack ?? error.message) : String(error);
       log(`${scenario} failed: ${failures[scenario]}`);
@@ -173,15 +165,17 @@ async function main(): Promise<void> {
 
   const mongo = new URL(benchConfig.mongoUrl);
   const redis = new URL(benchConfig.redisUrl);
-  const report = {
+  const report: BenchReport & Record<string, unknown> = {
     date: started.toISOString(),
     durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
+    note: values.note ?? null,
     machine: {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? null,
       memoryGb: Math.round(os.totalmem() / 2 ** 30),
       platform: `${os.platform()} ${os.release()}`,
       node: process.version,
+      loadAverage: { start: loadAtStart, end: os.loadavg()[0] ?? 0 },
     },
     // Hosts only: a URL may carry credentials.
     store: { mongo: mongo.host, redis: redis.host },
@@ -195,17 +189,22 @@ async function main(): Promise<void> {
   const dir = path.join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  writeFileSync(path.join(dir, 'latest.json'), json);
-  writeFileSync(path.join(dir, `${report.date.replace(/:/g, '-')}.json`), json);
+  const dated = `${report.date.replace(/:/g, '-')}.json`;
+  writeFileSync(path.join(dir, dated), json);
+  const written = [`bench/results/${dated}`];
+  // Only a full run is the README's: a smoke run or a subset would replace its figures.
+  const full = !quick && values.only === undefined;
+  if (full) {
+    writeFileSync(path.join(dir, 'latest.json'), json);
+    writeReadmeTable();
+    written.push('bench/results/latest.json', "README.md's table");
+  }
 
-  process.stdout.write(`\n${table(rows, false)}\n\n`);
-  process.stdout.write(`markdown:\n\n${table(rows, true)}\n\n`);
+  process.stdout.write(`\n${resultsTable(rows, false)}\n\n`);
   for (const [scenario, message] of Object.entries(failures)) {
     process.stdout.write(`${scenario}: FAILED (${message.split('\n')[0] ?? ''})\n`);
   }
-  process.stdout.write(
-    `written: bench/results/latest.json and bench/results/${report.date.replace(/:/g, '-')}.json\n`,
-  );
+  process.stdout.write(`written: ${written.join(', ')}\n`);
   if (Object.keys(failures).length > 0) process.exitCode = 1;
 }
 

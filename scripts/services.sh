@@ -9,6 +9,8 @@
 #   bash scripts/services.sh status            say what answers
 #   bash scripts/services.sh build-ferretdb    only build the FerretDB binary into the cache
 #   bash scripts/services.sh secrets-key       print the local SECRETS_KEY (made once in .data)
+#   bash scripts/services.sh chromium [--quiet]  install Debian's Chromium for the browser test
+#                                              when it is missing (jest's global setup calls it)
 #
 # MONGO_URL / REDIS_URL win: when set, the matching local service is neither started nor stopped.
 set -euo pipefail
@@ -82,22 +84,57 @@ run_pg() { # command... (as the postgres user when we are root: initdb refuses r
   if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Where the cluster lives (its data, socket and log): .data, unless the postgres user, who runs
+# it when we are root, cannot reach .data, as when the project sits in a folder only root may
+# enter (/root, `mktemp -d`: mode 700). Then a postgres-owned folder under /var/tmp named after
+# .data's path, remembered in .data/pg-home so that `stop` finds it.
+pg_home_file="$data_dir/pg-home"
+
+pg_home() {
+  if [ -f "$pg_home_file" ]; then cat "$pg_home_file"; else echo "$data_dir"; fi
+}
+
+choose_pg_home() {
+  if [ -f "$pg_home_file" ] || ! is_root || [ -f "$data_dir/pg/PG_VERSION" ] ||
+    runuser -u postgres -- test -x "$data_dir"; then
+    pg_home
+    return
+  fi
+  local dir
+  dir="/var/tmp/offboard-pg-$(printf '%s' "$data_dir" | sha256sum | cut -c1-16)"
+  if [ -e "$dir" ] || [ -L "$dir" ]; then
+    # A name anyone could guess: use it only if it is the postgres user's own folder.
+    [ -d "$dir" ] && [ ! -L "$dir" ] && [ "$(stat -c %U "$dir")" = postgres ] ||
+      fail "$dir exists but is not a folder of the postgres user: remove it"
+  else
+    mkdir -m 700 "$dir" && chown postgres "$dir"
+  fi
+  say "the postgres user cannot enter $data_dir: the PostgreSQL cluster goes to $dir"
+  echo "$dir" >"$pg_home_file"
+  echo "$dir"
+}
+
 start_postgres() {
   if port_answers "$pg_port"; then say "PostgreSQL already answers on $pg_port: reusing it"; return; fi
   local bin
   bin=$(pg_bin_dir) || { apt_install postgresql && bin=$(pg_bin_dir); } ||
     fail "PostgreSQL is missing: install it with 'apt-get install -y postgresql' (as root)"
-  local pg_data="$data_dir/pg" pg_socket="$data_dir/pg-socket"
+  local home
+  home=$(choose_pg_home)
+  local pg_data="$home/pg" pg_socket="$home/pg-socket" pg_log="$home/postgres.log"
   mkdir -p "$pg_data" "$pg_socket"
-  is_root && chown postgres "$data_dir" "$pg_data" "$pg_socket" && chmod 700 "$pg_data"
+  is_root && chown postgres "$home" "$pg_data" "$pg_socket" && chmod 700 "$pg_data"
   if [ ! -f "$pg_data/PG_VERSION" ]; then
     say "creating a private PostgreSQL cluster in $pg_data"
-    run_pg "$bin/initdb" -D "$pg_data" -A trust -U postgres >"$data_dir/initdb.log" 2>&1 ||
+    # UTF8 whatever the locale (FerretDB refuses SQL_ASCII, what a bare environment's C locale
+    # gives); the C collation needs no locale installed.
+    run_pg "$bin/initdb" -D "$pg_data" -A trust -U postgres -E UTF8 --no-locale \
+      >"$data_dir/initdb.log" 2>&1 ||
       fail "initdb failed; see $data_dir/initdb.log"
   fi
-  run_pg "$bin/pg_ctl" -D "$pg_data" -l "$data_dir/postgres.log" -w -t 30 \
+  run_pg "$bin/pg_ctl" -D "$pg_data" -l "$pg_log" -w -t 30 \
     -o "-p $pg_port -k $pg_socket -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null ||
-    fail "PostgreSQL did not start; see $data_dir/postgres.log"
+    fail "PostgreSQL did not start; see $pg_log"
   touch "$data_dir/postgres.started"
   if ! "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
     "select 1 from pg_database where datname='ferretdb'" | grep -q 1; then
@@ -146,6 +183,17 @@ start_ferretdb() {
     fail "FerretDB did not answer on $mongo_port; see $data_dir/ferretdb.log"
 }
 
+# --- Chromium (the dashboard's browser test, test/e2e/operations.test.ts) ---------------------
+ensure_chromium() {
+  local browser="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  [ -x "$browser" ] && return
+  apt_install chromium || true
+  [ -x "$browser" ] && { say "Chromium installed"; return; }
+  echo "services: Chromium is missing at $browser: the browser test needs it. Install it with" >&2
+  echo "services:   'apt-get install -y chromium' (as root), or point CHROMIUM_PATH at a Chromium" >&2
+  exit 1
+}
+
 # --- stop ----------------------------------------------------------------------------------
 stop_pidfile() { # name, pidfile
   [ -f "$2" ] || return 0
@@ -163,7 +211,7 @@ stop_all() {
   stop_pidfile Redis "$data_dir/redis.pid"
   if [ -f "$data_dir/postgres.started" ]; then
     local bin
-    bin=$(pg_bin_dir) && run_pg "$bin/pg_ctl" -D "$data_dir/pg" -m fast -w stop >/dev/null 2>&1 &&
+    bin=$(pg_bin_dir) && run_pg "$bin/pg_ctl" -D "$(pg_home)/pg" -m fast -w stop >/dev/null 2>&1 &&
       say "stopped PostgreSQL"
     rm -f "$data_dir/postgres.started"
   fi
@@ -184,6 +232,7 @@ secrets_key() {
 status() {
   port_answers "$redis_port" && echo "redis: answers on $redis_port" || echo "redis: down"
   port_answers "$pg_port" && echo "postgresql: answers on $pg_port" || echo "postgresql: down"
+  [ ! -f "$pg_home_file" ] || echo "postgresql: cluster in $(pg_home)/pg"
   port_answers "$mongo_port" && echo "mongodb (FerretDB): answers on $mongo_port" || echo "mongodb (FerretDB): down"
 }
 
@@ -196,5 +245,6 @@ case "$command" in
   status) status ;;
   build-ferretdb) build_ferretdb ;;
   secrets-key) secrets_key ;;
-  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb | secrets-key" >&2; exit 2 ;;
+  chromium) ensure_chromium ;;
+  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb | secrets-key | chromium [--quiet]" >&2; exit 2 ;;
 esac

@@ -6,14 +6,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../test/support/free-port';
 import {
+  alternate,
   benchConfig,
   deletePrefix,
   newTag,
   openStore,
-  row,
   waitFor,
-  type Row,
 } from '../support/common';
+import { row, type Row } from '../support/sampled-row';
 import { seedDepartingUsers, seedOrg, smallUser, benchApiKey } from '../support/fixtures';
 import { postDeactivation, startApi } from '../support/stack';
 
@@ -89,23 +89,65 @@ async function warmUp(url: string, init: RequestInit): Promise<unknown> {
 export interface ApiRaw {
   seconds: number;
   connections: number;
-  offboard: { dryRun: Load; get: Load };
-  floor: { dryRun: Load; get: Load };
+  samples: number;
+  offboard: { dryRun: Load; get: Load }[];
+  floor: { dryRun: Load; get: Load }[];
+}
+
+/** The bare Express app (bench/support/bare-api.ts) in a process of its own, listening. */
+async function startBare(
+  bodiesFile: string,
+): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const bare = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(__dirname, '../support/bare-api.ts'), String(port), bodiesFile],
+    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const stop = async (): Promise<void> => {
+    if (bare.exitCode !== null || bare.signalCode !== null) return;
+    const exited = once(bare, 'exit');
+    bare.kill('SIGTERM');
+    await exited;
+  };
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      async () => {
+        try {
+          return (await fetch(`${baseUrl}/healthz`)).ok;
+        } catch {
+          return false;
+        }
+      },
+      'the bare API to listen',
+      60_000,
+      200,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { baseUrl, stop };
 }
 
 /**
  * `POST /deactivations?dryRun=true` and `GET /deactivations/:id` of the real API process under
  * autocannon (a second process), against a bare Express app (bench/support/bare-api.ts) with the
- * same body parsing and zod schemas answering the same bodies, in a process of its own.
+ * same body parsing and zod schemas answering the same bodies, in a process of its own. Both
+ * processes stay up for the whole scenario; the loads alternate, offboard then the floor, per
+ * sample.
  */
 export async function apiScenario(options: {
   seconds: number;
   connections: number;
+  samples: number;
   cpuProfDir: string | null;
 }): Promise<{ rows: Row[]; raw: ApiRaw }> {
   const store = await openStore(`bench_api_${newTag()}`);
   const prefix = `bench_${newTag()}`;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'offboard-bench-'));
+  const stops: (() => Promise<void>)[] = [];
   try {
     const org = await seedOrg(store.models, `org_bench_${newTag()}`);
     const [previewed, deactivated] = await seedDepartingUsers(store.models, org, 2, smallUser);
@@ -118,29 +160,42 @@ export async function apiScenario(options: {
       concurrency: 8,
       cpuProfDir: options.cpuProfDir,
     });
+    stops.push(api.stop);
     const load = { seconds: options.seconds, connections: options.connections };
     const headers = [`authorization=Bearer ${key}`, 'content-type=application/json'];
     const dryRunBody = JSON.stringify({ userId: previewed.userId, actorId: org.adminId });
     const dryRunPath = `/v1/orgs/${org.orgId}/deactivations?dryRun=true`;
-    let offboard: ApiRaw['offboard'];
-    let bodies: { dryRun: unknown; run: unknown };
-    try {
-      // A run to read (pending: no worker runs in this scenario).
-      const runId = await postDeactivation(api.baseUrl, key, org.orgId, {
-        userId: deactivated.userId,
-        actorId: org.adminId,
-      });
-      const getPath = `/v1/orgs/${org.orgId}/deactivations/${runId}`;
-      const authHeaders = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-      bodies = {
-        dryRun: await warmUp(`${api.baseUrl}${dryRunPath}`, {
-          method: 'POST',
-          headers: authHeaders,
-          body: dryRunBody,
-        }),
-        run: await warmUp(`${api.baseUrl}${getPath}`, { headers: authHeaders }),
-      };
-      offboard = {
+    // A run to read (pending: no worker runs in this scenario).
+    const runId = await postDeactivation(api.baseUrl, key, org.orgId, {
+      userId: deactivated.userId,
+      actorId: org.adminId,
+    });
+    const getPath = `/v1/orgs/${org.orgId}/deactivations/${runId}`;
+    const authHeaders = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const bodies = {
+      dryRun: await warmUp(`${api.baseUrl}${dryRunPath}`, {
+        method: 'POST',
+        headers: authHeaders,
+        body: dryRunBody,
+      }),
+      run: await warmUp(`${api.baseUrl}${getPath}`, { headers: authHeaders }),
+    };
+
+    const bodiesFile = path.join(tmp, 'bodies.json');
+    writeFileSync(bodiesFile, JSON.stringify(bodies));
+    const bare = await startBare(bodiesFile);
+    stops.push(bare.stop);
+    const runPath = `/v1/orgs/${org.orgId}/deactivations/${(bodies.run as { id: string }).id}`;
+    await warmUp(`${bare.baseUrl}${dryRunPath}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: dryRunBody,
+    });
+    await warmUp(`${bare.baseUrl}${runPath}`, {});
+
+    const loads = await alternate(
+      options.samples,
+      async () => ({
         dryRun: await autocannon(`${api.baseUrl}${dryRunPath}`, {
           ...load,
           method: 'POST',
@@ -148,65 +203,32 @@ export async function apiScenario(options: {
           body: dryRunBody,
         }),
         get: await autocannon(`${api.baseUrl}${getPath}`, { ...load, method: 'GET', headers }),
-      };
-    } finally {
-      await api.stop();
-    }
-
-    const bodiesFile = path.join(tmp, 'bodies.json');
-    writeFileSync(bodiesFile, JSON.stringify(bodies));
-    const port = await freePort();
-    const bare = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(__dirname, '../support/bare-api.ts'), String(port), bodiesFile],
-      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
-    );
-    let floor: ApiRaw['floor'];
-    try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor(
-        async () => {
-          try {
-            return (await fetch(`${base}/healthz`)).ok;
-          } catch {
-            return false;
-          }
-        },
-        'the bare API to listen',
-        60_000,
-        200,
-      );
-      const runPath = `/v1/orgs/${org.orgId}/deactivations/${(bodies.run as { id: string }).id}`;
-      await warmUp(`${base}${dryRunPath}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: dryRunBody,
-      });
-      await warmUp(`${base}${runPath}`, {});
-      floor = {
-        dryRun: await autocannon(`${base}${dryRunPath}`, {
+      }),
+      async () => ({
+        dryRun: await autocannon(`${bare.baseUrl}${dryRunPath}`, {
           ...load,
           method: 'POST',
           headers,
           body: dryRunBody,
         }),
-        get: await autocannon(`${base}${runPath}`, { ...load, method: 'GET', headers }),
-      };
-    } finally {
-      const exited = once(bare, 'exit');
-      bare.kill('SIGTERM');
-      await exited;
-    }
+        get: await autocannon(`${bare.baseUrl}${runPath}`, { ...load, method: 'GET', headers }),
+      }),
+    );
 
-    const raw = { ...load, offboard, floor };
+    const raw = { ...load, samples: options.samples, ...loads };
+    const figure = (
+      side: 'offboard' | 'floor',
+      endpoint: 'dryRun' | 'get',
+      key: 'requestsPerSecond' | 'p99Ms',
+    ): number[] => loads[side].map((sample) => sample[endpoint][key]);
     return {
       rows: [
         row(
           'API',
           'POST ?dryRun=true throughput',
           'req/s',
-          offboard.dryRun.requestsPerSecond,
-          floor.dryRun.requestsPerSecond,
+          figure('offboard', 'dryRun', 'requestsPerSecond'),
+          figure('floor', 'dryRun', 'requestsPerSecond'),
           '>=',
           0.5,
         ),
@@ -214,8 +236,8 @@ export async function apiScenario(options: {
           'API',
           'POST ?dryRun=true p99',
           'ms',
-          offboard.dryRun.p99Ms,
-          floor.dryRun.p99Ms,
+          figure('offboard', 'dryRun', 'p99Ms'),
+          figure('floor', 'dryRun', 'p99Ms'),
           '<=',
           3,
         ),
@@ -223,16 +245,25 @@ export async function apiScenario(options: {
           'API',
           'GET run throughput',
           'req/s',
-          offboard.get.requestsPerSecond,
-          floor.get.requestsPerSecond,
+          figure('offboard', 'get', 'requestsPerSecond'),
+          figure('floor', 'get', 'requestsPerSecond'),
           '>=',
           0.5,
         ),
-        row('API', 'GET run p99', 'ms', offboard.get.p99Ms, floor.get.p99Ms, '<=', 3),
+        row(
+          'API',
+          'GET run p99',
+          'ms',
+          figure('offboard', 'get', 'p99Ms'),
+          figure('floor', 'get', 'p99Ms'),
+          '<=',
+          3,
+        ),
       ],
       raw,
     };
   } finally {
+    for (const stop of stops.reverse()) await stop();
     rmSync(tmp, { recursive: true, force: true });
     await deletePrefix(benchConfig.redisUrl, prefix);
     await store.drop();

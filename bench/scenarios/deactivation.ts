@@ -1,16 +1,16 @@
-import { MongoClient } from 'mongodb';
+import type { Db } from 'mongodb';
 import { mapLimit } from '../../src/infra/map-limit';
 import {
+  alternate,
   benchConfig,
   deletePrefix,
-  median,
   newTag,
   openStore,
-  row,
   sleep,
+  withDriver,
   type BenchStore,
-  type Row,
 } from '../support/common';
+import { median, row, type Row } from '../support/sampled-row';
 import {
   seedDepartingUsers,
   seedOrg,
@@ -20,6 +20,14 @@ import {
   benchApiKey,
 } from '../support/fixtures';
 import { floorDeactivation } from '../support/floor-writes';
+import {
+  assertWrites,
+  countMismatches,
+  expectedCounts,
+  verifyDeactivations,
+  type DoneRun,
+  type WriteCounts,
+} from '../support/verify-writes';
 import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
 
 interface Seeded {
@@ -33,19 +41,6 @@ async function seeded(dbName: string, count: number, size: UserSize): Promise<Se
   const org = await seedOrg(store.models, `org_bench_${newTag()}`);
   const users = await seedDepartingUsers(store.models, org, count, size);
   return { store, org, users };
-}
-
-/** Runs `body` with the driver connected to `store`'s database. */
-async function withDriver<T>(
-  store: BenchStore,
-  body: (db: ReturnType<MongoClient['db']>) => Promise<T>,
-): Promise<T> {
-  const client = await MongoClient.connect(store.url);
-  try {
-    return await body(client.db(store.dbName));
-  } finally {
-    await client.close();
-  }
 }
 
 /** The real API and worker processes on `store`, and a key for `org`; `stop` ends them. */
@@ -98,69 +93,107 @@ async function waitCompleted(store: BenchStore, runIds: string[], pollMs: number
   }
 }
 
+/**
+ * The floor's side of a sample, after its timing: what its own writes reported
+ * (`modifiedCount`s) and what the store then holds must both be the seeded counts, per run.
+ */
+async function verifyFloor(
+  db: Db,
+  org: BenchOrg,
+  outcomes: { user: DepartingUser; runId: string; counts: WriteCounts }[],
+): Promise<void> {
+  assertWrites(
+    'floor (reported by its writes)',
+    outcomes.flatMap(({ user, runId, counts }) =>
+      countMismatches(`run ${runId} of ${user.userId}`, expectedCounts(user.size), counts),
+    ),
+    outcomes.length,
+  );
+  await verifyDeactivations(db, org, outcomes, 'floor (found in the store)');
+}
+
 export interface ThroughputRaw {
   users: number;
   concurrency: number;
-  offboardSeconds: number;
-  floorSeconds: number;
-  offboardUsersPerSecond: number;
-  floorUsersPerSecond: number;
+  samples: number;
+  offboardSeconds: number[];
+  floorSeconds: number[];
+  offboardUsersPerSecond: number[];
+  floorUsersPerSecond: number[];
 }
 
 /**
  * N small users deactivated through the HTTP API (POSTs C at a time) and the worker process
  * (WORKER_CONCURRENCY=C), from the first POST to the last run `completed`; against the driver
- * issuing the same writes for the same users, C users at a time.
+ * issuing the same writes for the same users, C users at a time. Each side of each sample has a
+ * freshly seeded database, and its writes are checked per run after the timing.
  */
 export async function throughputScenario(options: {
   users: number;
   concurrency: number;
+  samples: number;
   size: UserSize;
   cpuProfDir: string | null;
 }): Promise<{ rows: Row[]; raw: ThroughputRaw }> {
   const tag = newTag();
   const { users: count, concurrency: c } = options;
 
-  const app = await seeded(`bench_throughput_${tag}`, count, options.size);
-  let offboardSeconds: number;
-  try {
-    const stack = await offboardStack(app.store, app.org, c, options.cpuProfDir);
+  const offboardSample = async (sample: number): Promise<number> => {
+    const app = await seeded(`bench_throughput_${tag}_${sample}`, count, options.size);
     try {
-      const started = performance.now();
-      const runIds = await mapLimit(app.users, c, (user) =>
-        postDeactivation(stack.baseUrl, stack.apiKey, app.org.orgId, {
-          userId: user.userId,
-          actorId: app.org.adminId,
-        }),
+      let seconds: number;
+      let done: DoneRun[];
+      const stack = await offboardStack(app.store, app.org, c, options.cpuProfDir);
+      try {
+        const started = performance.now();
+        const runIds = await mapLimit(app.users, c, (user) =>
+          postDeactivation(stack.baseUrl, stack.apiKey, app.org.orgId, {
+            userId: user.userId,
+            actorId: app.org.adminId,
+          }),
+        );
+        await waitCompleted(app.store, runIds, 100);
+        seconds = (performance.now() - started) / 1000;
+        done = app.users.map((user, i) => ({ user, runId: runIds[i] ?? '' }));
+      } finally {
+        await stack.stop();
+      }
+      await withDriver(app.store, (db) =>
+        verifyDeactivations(db, app.org, done, 'offboard (found in the store)'),
       );
-      await waitCompleted(app.store, runIds, 100);
-      offboardSeconds = (performance.now() - started) / 1000;
+      return seconds;
     } finally {
-      await stack.stop();
+      await app.store.drop();
     }
-  } finally {
-    await app.store.drop();
-  }
+  };
 
-  const floor = await seeded(`bench_throughput_floor_${tag}`, count, options.size);
-  let floorSeconds: number;
-  try {
-    floorSeconds = await withDriver(floor.store, async (db) => {
-      const started = performance.now();
-      await mapLimit(floor.users, c, (user) => floorDeactivation(db, floor.org, user));
-      return (performance.now() - started) / 1000;
-    });
-  } finally {
-    await floor.store.drop();
-  }
+  const floorSample = async (sample: number): Promise<number> => {
+    const floor = await seeded(`bench_throughput_floor_${tag}_${sample}`, count, options.size);
+    try {
+      return await withDriver(floor.store, async (db) => {
+        const started = performance.now();
+        const outcomes = await mapLimit(floor.users, c, async (user) => ({
+          user,
+          ...(await floorDeactivation(db, floor.org, user)),
+        }));
+        const seconds = (performance.now() - started) / 1000;
+        await verifyFloor(db, floor.org, outcomes);
+        return seconds;
+      });
+    } finally {
+      await floor.store.drop();
+    }
+  };
 
+  const seconds = await alternate(options.samples, offboardSample, floorSample);
   const raw = {
     users: count,
     concurrency: c,
-    offboardSeconds,
-    floorSeconds,
-    offboardUsersPerSecond: count / offboardSeconds,
-    floorUsersPerSecond: count / floorSeconds,
+    samples: options.samples,
+    offboardSeconds: seconds.offboard,
+    floorSeconds: seconds.floor,
+    offboardUsersPerSecond: seconds.offboard.map((s) => count / s),
+    floorUsersPerSecond: seconds.floor.map((s) => count / s),
   };
   return {
     rows: [
@@ -180,68 +213,89 @@ export async function throughputScenario(options: {
 
 export interface LatencyRaw {
   runs: number;
-  offboardMs: number[];
-  floorMs: number[];
-  offboardMedianMs: number;
-  floorMedianMs: number;
+  samples: number;
+  /** Per sample, every run's time. */
+  offboardMs: number[][];
+  floorMs: number[][];
+  offboardMedianMs: number[];
+  floorMedianMs: number[];
 }
 
 /**
  * POST → completed for one large user at a time (100 tokens, 20 subscriptions, 200
- * opportunities, 5 teams), median of `runs`; against the driver issuing that user's writes.
+ * opportunities, 5 teams), median of `runs` per sample; against the driver issuing that user's
+ * writes. Each side of each sample has a freshly seeded database, checked per run afterwards.
  */
 export async function latencyScenario(options: {
   runs: number;
+  samples: number;
   size: UserSize;
   cpuProfDir: string | null;
 }): Promise<{ rows: Row[]; raw: LatencyRaw }> {
   const tag = newTag();
-  const offboardMs: number[] = [];
-  const app = await seeded(`bench_latency_${tag}`, options.runs, options.size);
-  try {
-    const stack = await offboardStack(app.store, app.org, 8, options.cpuProfDir);
+
+  const offboardSample = async (sample: number): Promise<number[]> => {
+    const times: number[] = [];
+    const done: DoneRun[] = [];
+    const app = await seeded(`bench_latency_${tag}_${sample}`, options.runs, options.size);
     try {
-      for (const user of app.users) {
-        const started = performance.now();
-        const runId = await postDeactivation(stack.baseUrl, stack.apiKey, app.org.orgId, {
-          userId: user.userId,
-          actorId: app.org.adminId,
-        });
-        for (;;) {
-          const run = await app.store.models.deactivations.findById(runId, { status: 1 }).lean();
-          if (run?.status === 'completed') break;
-          if (run?.status === 'failed') throw new Error(`run ${runId} failed`);
-          await sleep(5);
+      const stack = await offboardStack(app.store, app.org, 8, options.cpuProfDir);
+      try {
+        for (const user of app.users) {
+          const started = performance.now();
+          const runId = await postDeactivation(stack.baseUrl, stack.apiKey, app.org.orgId, {
+            userId: user.userId,
+            actorId: app.org.adminId,
+          });
+          for (;;) {
+            const run = await app.store.models.deactivations.findById(runId, { status: 1 }).lean();
+            if (run?.status === 'completed') break;
+            if (run?.status === 'failed') throw new Error(`run ${runId} failed`);
+            await sleep(5);
+          }
+          times.push(performance.now() - started);
+          done.push({ user, runId });
         }
-        offboardMs.push(performance.now() - started);
+      } finally {
+        await stack.stop();
       }
+      await withDriver(app.store, (db) =>
+        verifyDeactivations(db, app.org, done, 'offboard (found in the store)'),
+      );
+      return times;
     } finally {
-      await stack.stop();
+      await app.store.drop();
     }
-  } finally {
-    await app.store.drop();
-  }
+  };
 
-  const floorMs: number[] = [];
-  const floor = await seeded(`bench_latency_floor_${tag}`, options.runs, options.size);
-  try {
-    await withDriver(floor.store, async (db) => {
-      for (const user of floor.users) {
-        const started = performance.now();
-        await floorDeactivation(db, floor.org, user);
-        floorMs.push(performance.now() - started);
-      }
-    });
-  } finally {
-    await floor.store.drop();
-  }
+  const floorSample = async (sample: number): Promise<number[]> => {
+    const floor = await seeded(`bench_latency_floor_${tag}_${sample}`, options.runs, options.size);
+    try {
+      return await withDriver(floor.store, async (db) => {
+        const times: number[] = [];
+        const outcomes = [];
+        for (const user of floor.users) {
+          const started = performance.now();
+          const outcome = await floorDeactivation(db, floor.org, user);
+          times.push(performance.now() - started);
+          outcomes.push({ user, ...outcome });
+        }
+        await verifyFloor(db, floor.org, outcomes);
+        return times;
+      });
+    } finally {
+      await floor.store.drop();
+    }
+  };
 
+  const times = await alternate(options.samples, offboardSample, floorSample);
   const raw = {
     runs: options.runs,
-    offboardMs,
-    floorMs,
-    offboardMedianMs: median(offboardMs),
-    floorMedianMs: median(floorMs),
+    samples: options.samples,
+    offboardMs: times.offboard,
+    floorMs: times.floor,
+    offboardMedianMs: times.offboard.map(median),
+    floorMedianMs: times.floor.map(median),
   };
   const { tokens, subscriptions, opportunities, teams } = options.size;
   return {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { MongoClient, type Db } from 'mongodb';
 import type { Connection } from 'mongoose';
 import { loadConfig, type AppConfig } from '../../src/config/config';
 import { connectMongo } from '../../src/infra/mongo-connection';
@@ -8,60 +9,8 @@ import { createModels, ensureIndexes, type Models } from '../../src/models/creat
 /** The configuration the service processes would get: local defaults or MONGO_URL / REDIS_URL. */
 export const benchConfig: AppConfig = loadConfig(process.env);
 
-/** One comparison of the table: offboard against its floor, measured in the same run. */
-export interface Row {
-  scenario: string;
-  metric: string;
-  unit: string;
-  offboard: number;
-  floor: number;
-  /** offboard ÷ floor. */
-  ratio: number;
-  /** `>=` for figures where more is better (throughput), `<=` for costs and times. */
-  direction: '>=' | '<=';
-  target: number;
-  met: boolean;
-}
-
-export function row(
-  scenario: string,
-  metric: string,
-  unit: string,
-  offboard: number,
-  floor: number,
-  direction: '>=' | '<=',
-  target: number,
-): Row {
-  const ratio = floor === 0 ? Number.POSITIVE_INFINITY : offboard / floor;
-  return {
-    scenario,
-    metric,
-    unit,
-    offboard: round(offboard),
-    floor: round(floor),
-    ratio: round(ratio, 3),
-    direction,
-    target,
-    met: direction === '>=' ? ratio >= target : ratio <= target,
-  };
-}
-
-export function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}
-
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
 
 export const newTag = (): string => randomBytes(3).toString('hex');
 
@@ -98,6 +47,33 @@ export async function openStore(dbName: string): Promise<BenchStore> {
       await mongo.close();
     },
   };
+}
+
+/**
+ * Measures offboard and its floor `samples` times each, alternating (offboard, floor,
+ * offboard, …), so a slow spell of the shared machine lands on both sides rather than on one.
+ */
+export async function alternate<O, F>(
+  samples: number,
+  offboard: (sample: number) => Promise<O>,
+  floor: (sample: number) => Promise<F>,
+): Promise<{ offboard: O[]; floor: F[] }> {
+  const result: { offboard: O[]; floor: F[] } = { offboard: [], floor: [] };
+  for (let sample = 0; sample < samples; sample += 1) {
+    result.offboard.push(await offboard(sample));
+    result.floor.push(await floor(sample));
+  }
+  return result;
+}
+
+/** Runs `body` with the plain mongodb driver connected to `store`'s database. */
+export async function withDriver<T>(store: BenchStore, body: (db: Db) => Promise<T>): Promise<T> {
+  const client = await MongoClient.connect(store.url);
+  try {
+    return await body(client.db(store.dbName));
+  } finally {
+    await client.close();
+  }
 }
 
 /** Deletes every key under `prefix:` (the shared Redis is left as it was found). */

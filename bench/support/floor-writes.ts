@@ -1,17 +1,19 @@
 import type { Db } from 'mongodb';
 import { ulid } from 'ulid';
 import { newRun } from '../../src/deactivation/request-deactivation';
+import { stepRecordWrites } from '../../src/deactivation/run-steps';
 import { buildPlan } from '../../src/domain/deactivation-plan';
 import { hashEmail, normalizeEmail } from '../../src/domain/email';
 import { stepNames, type StepName } from '../../src/domain/step-names';
 import { cancellableSubscriptionStatuses } from '../../src/models/subscription.model';
 import type { BenchOrg, DepartingUser } from './fixtures';
+import type { WriteCounts } from './verify-writes';
 
 /**
  * The floor of one deactivation: the database writes offboard issues for it, issued directly
  * with the mongodb driver, one after the other, with the same filters and updates as
- * src/deactivation/request-deactivation.ts, src/workers/deactivation/process-step-job.ts,
- * src/workers/steps/*.step.ts and src/workers/deactivation/process-run-job.ts:
+ * src/deactivation/request-deactivation.ts, src/deactivation/deactivation-flow.job.ts (its
+ * step records through src/deactivation/run-steps.ts, as here) and src/deactivation/steps:
  *
  * - insert the run; switch the user to `inactive` (conditional on `active`);
  * - per step: mark the step running (`$inc` attempts), the step's own write, record the result;
@@ -20,8 +22,16 @@ import type { BenchOrg, DepartingUser } from './fixtures';
  * Not issued: every read offboard does (the request's assessment, each step's reads of the run and
  * user, the counts that make step results idempotent), and nothing of Redis. Those are what the
  * ratio charges to offboard.
+ *
+ * Returns the run's id and what the writes themselves reported (`modifiedCount`s, the upsert),
+ * which the bench checks against the seeded counts after the timing: a floor that skipped a
+ * write would otherwise look fast.
  */
-export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUser): Promise<void> {
+export async function floorDeactivation(
+  db: Db,
+  org: BenchOrg,
+  user: DepartingUser,
+): Promise<{ runId: string; counts: WriteCounts }> {
   const now = new Date();
   const { orgId, adminId: actorId } = org;
   const { userId } = user;
@@ -48,7 +58,7 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
   const runId = run._id;
   const runs = db.collection<{ _id: string }>('deactivations');
   await runs.insertOne(run);
-  await db.collection<{ _id: string }>('users').updateOne(
+  const switched = await db.collection<{ _id: string }>('users').updateOne(
     { _id: userId, orgId, status: 'active' },
     {
       $set: {
@@ -63,7 +73,7 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
 
   const stepWrites: Record<StepName, () => Promise<Record<string, unknown>>> = {
     'revoke-tokens': async () => {
-      await db.collection('tokens').updateMany(
+      const { modifiedCount } = await db.collection('tokens').updateMany(
         { userId, orgId, revokedAt: null, issuedAt: { $lte: plan.cutoff } },
         {
           $set: {
@@ -73,10 +83,10 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
           },
         },
       );
-      return { revoked: user.size.tokens };
+      return { revoked: modifiedCount };
     },
     'cancel-subscriptions': async () => {
-      await db.collection('subscriptions').updateMany(
+      const { modifiedCount } = await db.collection('subscriptions').updateMany(
         { userId, orgId, status: { $in: cancellableSubscriptionStatuses } },
         {
           $set: {
@@ -87,11 +97,11 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
           },
         },
       );
-      return { canceled: user.size.subscriptions };
+      return { canceled: modifiedCount };
     },
     'transfer-opportunities': async () => {
       const to = org.leaderId;
-      await db
+      const { modifiedCount } = await db
         .collection<{ transfers: object[]; transferDeactivationIds: string[] }>('opportunities')
         .updateMany(
           { ownerId: userId, orgId, status: 'open', 'transfers.deactivationId': { $ne: runId } },
@@ -101,16 +111,16 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
             $addToSet: { transferDeactivationIds: runId },
           },
         );
-      return { transferred: user.size.opportunities, to, retained: 0 };
+      return { transferred: modifiedCount, to, retained: 0 };
     },
     'remove-from-teams': async () => {
-      await db
+      const { modifiedCount } = await db
         .collection<{ memberIds: string[] }>('teams')
         .updateMany({ orgId, memberIds: userId }, { $pull: { memberIds: userId } });
-      return { teams: user.size.teams };
+      return { teams: modifiedCount };
     },
     'blocklist-email': async () => {
-      await db.collection<{ _id: string }>('blocklist').updateOne(
+      const { upsertedCount } = await db.collection<{ _id: string }>('blocklist').updateOne(
         { orgId, emailHash: hashEmail(user.email) },
         {
           $setOnInsert: {
@@ -124,31 +134,18 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
         },
         { upsert: true },
       );
-      return { blocked: 1 };
+      return { blocked: upsertedCount };
     },
   };
 
-  const results: Record<string, unknown> = {};
-  for (const [index, step] of stepNames.entries()) {
+  const results: Partial<Record<StepName, Record<string, unknown>>> = {};
+  for (const step of stepNames) {
     if (!plan.steps[step]) continue;
-    const at = `steps.${index}`;
-    await runs.updateOne(
-      { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
-      { $set: { [`${at}.status`]: 'running', status: 'running' }, $inc: { [`${at}.attempts`]: 1 } },
-    );
+    const record = stepRecordWrites(runId, step);
+    await runs.updateOne(record.filter, record.started(false));
     const result = await stepWrites[step]();
     results[step] = result;
-    await runs.updateOne(
-      { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
-      {
-        $set: {
-          [`${at}.status`]: 'completed',
-          [`${at}.result`]: result,
-          [`${at}.error`]: null,
-          [`${at}.completedAt`]: new Date(),
-        },
-      },
-    );
+    await runs.updateOne(record.filter, record.completed(result, new Date()));
   }
 
   const completedAt = new Date();
@@ -158,7 +155,11 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
     {
       type: 'opportunities.transferred',
       actorId,
-      data: { deactivationId: runId, to: org.leaderId, count: user.size.opportunities },
+      data: {
+        deactivationId: runId,
+        to: org.leaderId,
+        count: results['transfer-opportunities']?.transferred,
+      },
     },
   ];
   for (const event of events) {
@@ -170,8 +171,24 @@ export async function floorDeactivation(db: Db, org: BenchOrg, user: DepartingUs
         { upsert: true },
       );
   }
-  await runs.updateOne(
+  const completed = await runs.updateOne(
     { _id: runId, status: { $ne: 'completed' } },
     { $set: { status: 'completed', completedAt } },
   );
+  const count = (step: StepName, key: string): number => {
+    const value = results[step]?.[key];
+    return typeof value === 'number' ? value : 0;
+  };
+  return {
+    runId,
+    counts: {
+      run: completed.modifiedCount,
+      user: switched.modifiedCount,
+      revoked: count('revoke-tokens', 'revoked'),
+      canceled: count('cancel-subscriptions', 'canceled'),
+      transferred: count('transfer-opportunities', 'transferred'),
+      teams: count('remove-from-teams', 'teams'),
+      blocked: count('blocklist-email', 'blocked'),
+    },
+  };
 }

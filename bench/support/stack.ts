@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { queueNames } from '../../src/queues/queue-names';
+import { queueNames, type QueueName } from '../../src/queues/queue-names';
 import { freePort } from '../../test/support/free-port';
 import { sleep, waitFor } from './common';
 
@@ -26,6 +26,8 @@ export interface StackOptions {
   cpuProfDir: string | null;
   /** More environment for the processes (a scenario's own settings). */
   env?: Record<string, string>;
+  /** The queues a worker serves (WORKER_QUEUES); the two deactivation queues when absent. */
+  queues?: QueueName[];
 }
 
 export function startBenchProcess(
@@ -52,6 +54,7 @@ export function startBenchProcess(
         LOG_LEVEL: 'warn',
         PORT: String(port),
         ...options.env,
+        ...(options.queues ? { WORKER_QUEUES: options.queues.join(',') } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -92,11 +95,11 @@ export async function startApi(options: StackOptions): Promise<BenchProcess & { 
   return { ...api, baseUrl };
 }
 
-/** A worker process, once its deactivation workers are connected to Redis. */
+/** A worker process, once its workers (of `options.queues`) are connected to Redis. */
 export async function startWorker(options: StackOptions): Promise<BenchProcess> {
   const worker = startBenchProcess('worker-main', options, 0);
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
-  const queues = [queueNames.runs, queueNames.steps].map(
+  const queues = (options.queues ?? [queueNames.runs, queueNames.steps]).map(
     (name) => new Queue(name, { connection: redis, prefix: options.prefix }),
   );
   try {

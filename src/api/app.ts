@@ -4,26 +4,38 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
-import type { AppConfig, SecurityConfig, WebhookConfig } from '../config/config';
+import { createRedisLock } from '../infra/redis-lock';
+import {
+  consoleDefaults,
+  type AppConfig,
+  type ConsoleConfig,
+  type SecurityConfig,
+  type WebhookConfig,
+} from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
+import { loggableUrl } from '../scim/loggable-url';
+import { scimRouter } from '../scim/scim-router';
 import { adminGuard, sameOriginGuard } from './admin/admin-guard';
 import { metricsHandler } from './admin/metrics-handler';
 import { dashboardPath, queueDashboard } from './admin/queue-dashboard';
 import { requestTimer } from './admin/request-timer';
 import { createAuthThrottle } from './auth-throttle';
+import { consolePath, consoleRouter } from './console/console-router';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRoutes } from './health-routes';
 import { mountRoutes } from './mount-routes';
 import { buildOpenApiDocument } from './openapi';
 import type { RouteDefinition } from './route-definition';
 import { securityHeaders } from './security-headers';
+import { bulkItemRoutes } from './routes/bulk-item-routes';
 import { bulkRoutes } from './routes/bulk-routes';
 import { deactivationRoutes } from './routes/deactivation-routes';
 import { deletionRoutes } from './routes/deletion-routes';
 import { purchaseRoutes } from './routes/purchase-routes';
 import { reactivationRoutes } from './routes/reactivation-routes';
+import { sweepPolicyRoutes } from './routes/sweep-policy-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { userRoutes } from './routes/user-routes';
 import { webhookRoutes } from './routes/webhook-routes';
@@ -50,6 +62,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Webhook settings (SECRETS_KEY, allowed addresses); absent, creating a webhook is refused. */
   webhooks?: WebhookConfig;
+  /** The admin console's sessions; the configuration's defaults when absent. */
+  console?: ConsoleConfig;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;
@@ -63,7 +77,9 @@ export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
     ...deletionRoutes(deps),
     ...userRoutes(deps),
     ...bulkRoutes(deps),
+    ...bulkItemRoutes(deps),
     ...sweepRoutes(deps),
+    ...sweepPolicyRoutes(deps),
     ...webhookRoutes(deps),
   ];
 }
@@ -96,7 +112,7 @@ export function createApp(deps: ApiDeps): Express {
         req: (req: { id: unknown; method: unknown; url: unknown }) => ({
           id: req.id,
           method: req.method,
-          url: req.url,
+          url: typeof req.url === 'string' ? loggableUrl(req.url) : req.url,
         }),
         res: (res: { statusCode: unknown }) => ({ statusCode: res.statusCode }),
       },
@@ -111,6 +127,23 @@ export function createApp(deps: ApiDeps): Express {
   const guard = adminGuard(deps.dashboard, deps.models, throttle);
   app.get('/metrics', guard, metricsHandler(deps.metrics));
   app.use(dashboardPath, guard, sameOriginGuard, queueDashboard(deps));
+  app.use(
+    consolePath,
+    consoleRouter({
+      ...deps,
+      console: deps.console ?? {
+        sessionIdleSeconds: consoleDefaults.sessionIdleMinutes * 60,
+        sessionMaxSeconds: consoleDefaults.sessionMaxHours * 3600,
+      },
+      throttle,
+    }),
+  );
+  // SCIM has its own authentication (the `scim` scope) and error shape (docs/scim.md).
+  const locks = createRedisLock(deps.redis, {
+    prefix: deps.flows.opts.prefix ?? 'bull',
+    waitMs: 5_000,
+  });
+  app.use('/scim', scimRouter({ ...deps, throttle, locks }));
   const routes = apiRoutes(deps);
   const openApiDocument = buildOpenApiDocument(routes);
   app.get('/openapi.json', (_req, res) => {

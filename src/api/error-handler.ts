@@ -21,7 +21,7 @@ function fromBodyParser(error: unknown): AppError | null {
     return new AppError('validation_failed', 'The request body is not valid JSON');
   }
   if (type === 'charset.unsupported' || type === 'encoding.unsupported') {
-    return new AppError('validation_failed', 'The request body encoding is not supported');
+    return new AppError('unsupported_media_type', 'The request body encoding is not supported');
   }
   return null;
 }

@@ -62,8 +62,8 @@ function send(res: Response, result: HandlerResult): void {
 /**
  * Mounts route definitions in the order a careful API answers: 429 (too many failed keys from
  * this address), 401 (who are you), 403 (scope and organization, before anything is looked up),
- * then the body is read (413, 400), then a bound key's actor (403 `actor_mismatch`), then the
- * handler, behind the Idempotency-Key guard where the route accepts one.
+ * then the body is read (415, 413, 400), then a bound key's actor (403 `actor_mismatch`), then
+ * the handler, behind the Idempotency-Key guard where the route accepts one.
  */
 export function mountRoutes(
   app: Express,
@@ -82,7 +82,14 @@ export function mountRoutes(
           typeof req.params.orgId === 'string' ? req.params.orgId : undefined,
         );
       }
-      if (route.body) await parseBody(req, res);
+      if (route.body) {
+        // The JSON parser skips other types, which would then read as a 400 about missing
+        // fields; say what is wrong instead. An empty body stays a 400 about the fields.
+        if (req.is('application/json') === false && req.get('Content-Length') !== '0') {
+          throw new AppError('unsupported_media_type', 'Send the body as application/json');
+        }
+        await parseBody(req, res);
+      }
       const input = validate(route, req);
       authorizeActor(apiKey, input.body);
       const execute = (): Promise<HandlerResult> => route.handler({ ...input, apiKey, req, res });

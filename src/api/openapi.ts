@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import type { RouteDefinition } from './route-definition';
+import { idempotencyKeyPattern } from './idempotency';
+import type { ResponseSpec, RouteDefinition } from './route-definition';
+import { bodyErrorResponses, idempotencyErrorResponses } from './schemas/common-schemas';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -25,6 +27,38 @@ function parametersOf(schema: z.ZodType | undefined, where: 'path' | 'query'): J
 }
 
 /**
+ * Every response a route can give: its own, plus those that follow from how it is mounted (a
+ * JSON body can be too large or of another type; an Idempotency-Key can be in flight or reused),
+ * so a route cannot forget one. The route's own description of a status wins.
+ */
+function documentedResponses(route: RouteDefinition): Record<number, ResponseSpec> {
+  const none: Record<number, ResponseSpec> = {};
+  return {
+    ...(route.body ? bodyErrorResponses : none),
+    ...(route.idempotent ? idempotencyErrorResponses : none),
+    ...route.responses,
+  };
+}
+
+function responseObject(spec: ResponseSpec): JsonSchema {
+  const headers = Object.entries(spec.headers ?? {}).map(([name, header]) => [
+    name,
+    {
+      description: header.description,
+      required: header.required ?? false,
+      schema: { type: header.type },
+    },
+  ]);
+  return {
+    description: spec.description,
+    ...(headers.length > 0 ? { headers: Object.fromEntries(headers) } : {}),
+    ...(spec.schema
+      ? { content: { 'application/json': { schema: toSchema(spec.schema, 'output') } } }
+      : {}),
+  };
+}
+
+/**
  * The OpenAPI 3.1 document, generated from the same route definitions and zod schemas that
  * validate requests, so the document cannot drift from the API.
  */
@@ -42,18 +76,13 @@ export function buildOpenApiDocument(routes: RouteDefinition[]): JsonSchema {
         in: 'header',
         required: false,
         description: 'Replays the first response for the same key and body; 422 for another body',
-        schema: { type: 'string', maxLength: 255 },
+        schema: { type: 'string', pattern: idempotencyKeyPattern.source },
       });
     }
     const responses = Object.fromEntries(
-      Object.entries(route.responses).map(([status, spec]) => [
+      Object.entries(documentedResponses(route)).map(([status, spec]) => [
         status,
-        {
-          description: spec.description,
-          ...(spec.schema
-            ? { content: { 'application/json': { schema: toSchema(spec.schema, 'output') } } }
-            : {}),
-        },
+        responseObject(spec),
       ]),
     );
     paths[path] ??= {};

@@ -13,6 +13,16 @@ export interface HandlerResult {
 export interface ResponseSpec {
   description: string;
   schema?: z.ZodType;
+  /** Response headers by name. */
+  headers?: Record<string, ResponseHeaderSpec>;
+}
+
+/** One documented response header. */
+export interface ResponseHeaderSpec {
+  description: string;
+  type: 'integer' | 'string';
+  /** Always sent with this response. */
+  required?: boolean;
 }
 
 /**

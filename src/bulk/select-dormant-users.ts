@@ -17,16 +17,14 @@ export interface DormancyCriteria {
 export type SelectedUser = Pick<User, '_id' | 'role' | 'kind'>;
 
 /**
- * Pages through an organization's active users that match `criteria` with one database cursor,
- * never loading them all: memory stays flat however many users match.
+ * The filter of an organization's active users that match `criteria`, or null when no criterion
+ * is set. Exported so the sweep benchmark's floor selects exactly what a sweep selects.
  */
-export async function* selectDormantUsers(
-  models: Models,
+export function dormantUsersFilter(
   orgId: string,
   criteria: DormancyCriteria,
   now: Date,
-  pageSize = 1_000,
-): AsyncGenerator<SelectedUser[]> {
+): QueryFilter<User> | null {
   const branches: QueryFilter<User>[] = [];
   if (criteria.inactiveDays !== null) {
     branches.push({
@@ -39,11 +37,27 @@ export async function* selectDormantUsers(
       createdAt: { $lt: inactivityCutoff(now, criteria.neverLoggedInDays) },
     });
   }
-  if (branches.length === 0) return;
+  if (branches.length === 0) return null;
   const base: QueryFilter<User> = { orgId, status: 'active' };
   if (criteria.exemptRoles?.length) base.role = { $nin: criteria.exemptRoles };
   if (branches.length === 1) Object.assign(base, branches[0]);
   else base.$or = branches;
+  return base;
+}
+
+/**
+ * Pages through an organization's active users that match `criteria` with one database cursor,
+ * never loading them all: memory stays flat however many users match.
+ */
+export async function* selectDormantUsers(
+  models: Models,
+  orgId: string,
+  criteria: DormancyCriteria,
+  now: Date,
+  pageSize = 1_000,
+): AsyncGenerator<SelectedUser[]> {
+  const base = dormantUsersFilter(orgId, criteria, now);
+  if (base === null) return;
 
   // One cursor streamed in batches: the store scans once, and memory holds one page at a time
   // (a query per page would rescan from the start on FerretDB, which cannot seek by `_id`).

@@ -9,6 +9,9 @@ const defaultRetrySchedule = [
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The admin console's session lifetimes when the environment does not set them. */
+export const consoleDefaults = { sessionIdleMinutes: 8 * 60, sessionMaxHours: 12 } as const;
+
 const configSchema = z
   .object({
     MONGO_URL: z
@@ -69,10 +72,26 @@ const configSchema = z
       .default(defaultRetrySchedule.join(',')),
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
     WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    CONSOLE_SESSION_IDLE_MINUTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(consoleDefaults.sessionIdleMinutes),
+    CONSOLE_SESSION_MAX_HOURS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24)
+      .default(consoleDefaults.sessionMaxHours),
     SEED_DEMO_ON_EMPTY: z
       .enum(['true', 'false'])
       .default('false')
       .transform((value) => value === 'true'),
+  })
+  .refine((env) => env.CONSOLE_SESSION_IDLE_MINUTES <= env.CONSOLE_SESSION_MAX_HOURS * 60, {
+    message: 'CONSOLE_SESSION_IDLE_MINUTES must not exceed CONSOLE_SESSION_MAX_HOURS',
+    path: ['CONSOLE_SESSION_IDLE_MINUTES'],
   })
   .refine(
     (env) => (env.DASHBOARD_USERNAME === undefined) === (env.DASHBOARD_PASSWORD === undefined),
@@ -108,6 +127,8 @@ export interface AppConfig {
   security: SecurityConfig;
   /** Outgoing webhooks (docs/webhooks.md). */
   webhooks: WebhookConfig;
+  /** The admin console's sessions (README, Admin console). */
+  console: ConsoleConfig;
 }
 
 /** How webhooks are signed, sent and retried. */
@@ -122,6 +143,14 @@ export interface WebhookConfig {
   timeoutMs: number;
   /** How often a worker process queues the deliveries recorded since. */
   relayIntervalMs: number;
+}
+
+/** How long an admin console session lives. */
+export interface ConsoleConfig {
+  /** A session unused for this long ends. */
+  sessionIdleSeconds: number;
+  /** A session ends this long after sign-in, however busy. */
+  sessionMaxSeconds: number;
 }
 
 /** Throttling and caps of the HTTP layer. */
@@ -198,6 +227,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       retryScheduleMs: value.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number),
       timeoutMs: value.WEBHOOK_TIMEOUT_MS,
       relayIntervalMs: value.WEBHOOK_RELAY_INTERVAL_MS,
+    },
+    console: {
+      sessionIdleSeconds: value.CONSOLE_SESSION_IDLE_MINUTES * 60,
+      sessionMaxSeconds: value.CONSOLE_SESSION_MAX_HOURS * 3600,
     },
   };
 }

@@ -1,4 +1,4 @@
 import { startProcess } from './start-process';
 
 // `npm run start:api`: the HTTP API alone.
-void startProcess({ api: true, workers: false, seedWhenEmpty: false });
+void startProcess({ api: true, workers: false });

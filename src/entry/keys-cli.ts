@@ -4,7 +4,7 @@ import { AppError } from '../errors/app-error';
 import { withStore } from './with-store';
 
 const usage = `usage:
-  npm run keys -- create --name <name> --scopes <read,write,delete,purchases,admin|*> --orgs <ids|*> [--actor <userId>]
+  npm run keys -- create --name <name> --scopes <read,write,delete,purchases,admin,scim|*> --orgs <ids|*> [--actor <userId>]
   npm run keys -- list
   npm run keys -- revoke <id>`;
 

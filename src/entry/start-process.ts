@@ -18,8 +18,6 @@ import { installShutdown, type Closable } from './shutdown';
 export interface ProcessRoles {
   api: boolean;
   workers: boolean;
-  /** Seed the demo organization when the store has no organization at all. */
-  seedWhenEmpty: boolean;
 }
 
 async function seedIfEmpty(models: Models, logger: Logger): Promise<void> {
@@ -47,7 +45,8 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
     const mongo = await connectMongo(config.mongoUrl, mongoOptions);
     const models = createModels(mongo);
     await ensureIndexes(models);
-    if (roles.seedWhenEmpty || config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
+    // Only when asked (SEED_DEMO_ON_EMPTY=true): the demo comes with a key for every scope.
+    if (config.seedDemoOnEmpty) await seedIfEmpty(models, logger);
 
     const closables: Closable[] = [];
     // The producers' fail-fast connection: the API enqueues on it, and every process reads
@@ -77,6 +76,7 @@ export async function startProcess(roles: ProcessRoles): Promise<void> {
         security: config.security,
         queuePrefix: config.queuePrefix,
         webhooks: config.webhooks,
+        console: config.console,
         ...producers,
       });
       const server = await listen(app, config.port);

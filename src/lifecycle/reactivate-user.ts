@@ -7,10 +7,13 @@ import { claimOutcome, outcomeEventId } from './inactive-period';
 import { loadActedOnUser } from './load-acted-on-user';
 import { toUserView, type UserView } from './user-view';
 
-/** Who reactivates: a user through the API, or the purchase check (`system:purchase`). */
+/**
+ * Who reactivates: a user through the API, the purchase check (`system:purchase`) or an
+ * identity provider over SCIM (`system:scim`).
+ */
 export interface Reactivator {
   actorId: string;
-  source: 'api' | 'purchase';
+  source: 'api' | 'purchase' | 'scim';
   reason?: string | undefined;
 }
 
@@ -93,6 +96,10 @@ export interface ReactivationRequest {
   userId: string;
   actorId: string;
   reason?: string | undefined;
+  /** Where the request came from; `api` unless said otherwise. */
+  source?: 'api' | 'scim';
+  /** System actors (`system:scim`) are not users: they act with an admin's rank. */
+  systemActor?: boolean;
 }
 
 /**
@@ -106,7 +113,7 @@ export async function reactivateUser(
   now: Date,
 ): Promise<UserView> {
   const { orgId, userId, actorId } = request;
-  const { user } = await loadActedOnUser(models, request);
+  const { user } = await loadActedOnUser(models, request, request.systemActor ?? false);
 
   if (user.status === 'deleted') throw new AppError('user_deleted', 'The user has been deleted');
   if (user.status === 'active') throw new AppError('already_active', 'The user is already active');
@@ -124,7 +131,7 @@ export async function reactivateUser(
   const attempt = await applyReactivation(
     models,
     user,
-    { actorId, source: 'api', reason: request.reason },
+    { actorId, source: request.source ?? 'api', reason: request.reason },
     now,
   );
   if (attempt.outcome === 'deleted') {

@@ -1,9 +1,9 @@
 import type { FlowProducer } from 'bullmq';
 import { AppError } from '../errors/app-error';
-import { toAppError } from '../errors/to-app-error';
 import type { Models } from '../models/create-models';
 import type { User } from '../models/user.model';
 import { enqueueErasure } from '../queues/erasure-queue';
+import { queueingFailed } from '../queues/queueing-failed';
 import { claimOutcome, outcomeEventId } from './inactive-period';
 import { loadActedOnUser } from './load-acted-on-user';
 import { toUserView, type UserView } from './user-view';
@@ -19,6 +19,8 @@ export interface ErasureRequest {
   orgId: string;
   userId: string;
   actorId: string;
+  /** System actors (`system:scim`) are not users: they act with an admin's rank. */
+  systemActor?: boolean;
 }
 
 /** An accepted deletion: the user (status `deleted`) and the erasure job that will finish it. */
@@ -65,7 +67,7 @@ export async function requestErasure(
 ): Promise<ErasureAccepted> {
   const { models } = deps;
   const { orgId, userId, actorId } = request;
-  const { user, actor } = await loadActedOnUser(models, request);
+  const { user, actor } = await loadActedOnUser(models, request, request.systemActor ?? false);
   if (actor.role !== 'admin') {
     throw new AppError('actor_not_allowed', 'Only admins may delete users');
   }
@@ -102,11 +104,9 @@ export async function requestErasure(
   try {
     erasureJobId = await enqueueErasure(deps.flows, { orgId, userId });
   } catch (error) {
-    const appError = toAppError(error);
-    throw new AppError(
-      appError.code === 'internal' ? 'service_unavailable' : appError.code,
+    throw queueingFailed(
+      error,
       'The deletion was recorded but its erasure could not be queued; repeat the request to queue it',
-      { cause: error },
     );
   }
   const stored = await models.users.findOne({ _id: userId, orgId }).lean();

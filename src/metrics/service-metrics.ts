@@ -27,6 +27,7 @@ export interface ServiceMetrics {
   webhookDeliveries: Counter<'outcome'>;
   webhookLatency: Histogram<'outcome'>;
   webhookEndpointsDisabled: Counter<'reason'>;
+  sweepPoliciesSkipped: Counter<'reason'>;
 }
 
 /**
@@ -103,6 +104,12 @@ export function createServiceMetrics(queues: readonly Queue[]): ServiceMetrics {
     webhookEndpointsDisabled: new Counter({
       name: 'offboard_webhook_endpoints_disabled_total',
       help: 'Webhook endpoints disabled by the worker, by reason (gone: 410; failing: 5 days)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    sweepPoliciesSkipped: new Counter({
+      name: 'offboard_sweep_policies_skipped_total',
+      help: 'Stored sweep policies left unscheduled when restoring schedulers: invalid_schedule or scheduler_refused',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -1,6 +1,6 @@
 import { Schema } from 'mongoose';
 
-export const apiKeyScopes = ['read', 'write', 'delete', 'purchases', 'admin', '*'] as const;
+export const apiKeyScopes = ['read', 'write', 'delete', 'purchases', 'admin', 'scim', '*'] as const;
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 /** An `apiKeys` document (the project's own collection). The key itself is never stored. */

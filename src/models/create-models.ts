@@ -5,6 +5,10 @@ import { blocklistEntrySchema, type BlocklistEntry } from './blocklist-entry.mod
 import { bulkDeactivationSchema, type BulkDeactivation } from './bulk-deactivation.model';
 import { bulkItemSchema, type BulkItem } from './bulk-item.model';
 import { deactivationSchema, type Deactivation } from './deactivation.model';
+import {
+  idempotencyAttemptEndSchema,
+  type IdempotencyAttemptEnd,
+} from './idempotency-attempt-end.model';
 import { idempotencyRecordSchema, type IdempotencyRecord } from './idempotency-record.model';
 import { opportunitySchema, type Opportunity } from './opportunity.model';
 import { organizationSchema, type Organization } from './organization.model';
@@ -30,6 +34,7 @@ export interface Models {
   auditEvents: Model<AuditEvent>;
   apiKeys: Model<ApiKey>;
   idempotencyRecords: Model<IdempotencyRecord>;
+  idempotencyAttemptEnds: Model<IdempotencyAttemptEnd>;
   bulkDeactivations: Model<BulkDeactivation>;
   bulkItems: Model<BulkItem>;
   sweeps: Model<SweepReport>;
@@ -57,6 +62,10 @@ export function createModels(connection: Connection): Models {
     idempotencyRecords: connection.model<IdempotencyRecord>(
       'IdempotencyRecord',
       idempotencyRecordSchema,
+    ),
+    idempotencyAttemptEnds: connection.model<IdempotencyAttemptEnd>(
+      'IdempotencyAttemptEnd',
+      idempotencyAttemptEndSchema,
     ),
     bulkDeactivations: connection.model<BulkDeactivation>(
       'BulkDeactivation',

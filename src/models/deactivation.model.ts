@@ -8,7 +8,7 @@ export const runStatuses = ['pending', 'running', 'completed', 'failed'] as cons
 export type RunStatus = (typeof runStatuses)[number];
 export const stepStatuses = ['pending', 'running', 'completed', 'failed', 'skipped'] as const;
 export type StepStatus = (typeof stepStatuses)[number];
-export const runSources = ['api', 'bulk', 'sweep'] as const;
+export const runSources = ['api', 'bulk', 'sweep', 'scim'] as const;
 export type RunSource = (typeof runSources)[number];
 
 /** One step's record inside a run; its index in `steps` is its index in {@link stepNames}. */

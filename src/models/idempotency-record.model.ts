@@ -9,6 +9,11 @@ export interface IdempotencyRecord {
   _id: string;
   requestHash: string;
   state: 'in_flight' | 'done';
+  /**
+   * The request that owns the record while it is in flight (a random token per attempt; null
+   * in records written before owners existed). Only the owner stores the response.
+   */
+  owner: string | null;
   responseStatus: number | null;
   responseBody: unknown;
   responseHeaders: Record<string, string>;
@@ -21,6 +26,7 @@ export const idempotencyRecordSchema = new Schema<IdempotencyRecord>(
     _id: { type: String, required: true },
     requestHash: { type: String, required: true },
     state: { type: String, enum: ['in_flight', 'done'], required: true },
+    owner: { type: String, default: null },
     responseStatus: { type: Number, default: null },
     responseBody: { type: Schema.Types.Mixed, default: null },
     responseHeaders: { type: Schema.Types.Mixed, default: {} },

@@ -27,6 +27,16 @@ export interface User {
   deactivationId?: string | null;
   reactivatedAt?: Date | null;
   deletedAt?: Date | null;
+  /** The identity provider's id for the user (SCIM `externalId`); erased with the user. */
+  externalId?: string | null;
+  /** When SCIM last changed the user's profile (userName, names, externalId). */
+  profileUpdatedAt?: Date | null;
+  /**
+   * Set by a SCIM `DELETE`: the user is gone for SCIM at once and is erased once their
+   * deactivation has completed (docs/scim.md).
+   */
+  erasurePending?: boolean;
+  erasureRequestedAt?: Date | null;
 }
 
 export const userSchema = new Schema<User>(
@@ -50,6 +60,10 @@ export const userSchema = new Schema<User>(
     deactivationId: { type: String },
     reactivatedAt: { type: Date },
     deletedAt: { type: Date },
+    externalId: { type: String },
+    profileUpdatedAt: { type: Date },
+    erasurePending: { type: Boolean },
+    erasureRequestedAt: { type: Date },
   },
   { collection: 'users', versionKey: false },
 );
@@ -59,3 +73,7 @@ userSchema.index({ orgId: 1, status: 1, lastLoginAt: 1, _id: 1 });
 // Purchase checks look a user up by email within an organization; last-admin checks by role.
 userSchema.index({ orgId: 1, email: 1 });
 userSchema.index({ orgId: 1, role: 1, status: 1 });
+// SCIM looks users up by the provider's id; the erasure of SCIM-deleted users finds them by
+// equality on the marker (FerretDB pushes only top-level equality down, docs/local-services.md).
+userSchema.index({ orgId: 1, externalId: 1 });
+userSchema.index({ erasurePending: 1, status: 1 });

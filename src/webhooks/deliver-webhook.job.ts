@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import type { WebhookDelivery } from '../models/webhook-delivery.model';
-import type { DeliveryJobData } from './delivery-queue';
+import type { DeliveryJobData } from '../queues/job-kinds';
 import { disableEndpoint, failingLimitMs } from './disable-endpoint';
 import { openSecret, requireSecretsKey } from './secret-box';
 import { sendWebhook, type SendOutcome } from './send-webhook';

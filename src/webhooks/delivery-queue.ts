@@ -1,20 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { WebhookDelivery } from '../models/webhook-delivery.model';
-
-/** The job data of a delivery: ids only. */
-export interface DeliveryJobData {
-  deliveryId: string;
-  orgId: string;
-  endpointId: string;
-  eventId: string;
-}
+import type { DeliveryJobData } from '../queues/job-kinds';
+import { jobOptions } from '../queues/job-options';
+import { queueNames } from '../queues/queue-names';
 
 /** The job name; its first word is the kind the worker dispatches on. */
 export const deliveryJobName = 'deliver';
-
-/** The name of the custom backoff strategy (src/webhooks/webhook-backoff.ts). */
-export const webhookBackoffType = 'webhook';
 
 /**
  * The delivery id of `eventId` to `endpointId`: deterministic, so the fan-out writes it once,
@@ -27,15 +19,7 @@ export function deliveryId(eventId: string, endpointId: string): string {
 
 /** The job options of a delivery: one first attempt, then one per scheduled retry. */
 export function deliveryJobOptions(retries: number, jobId: string): JobsOptions {
-  return {
-    jobId,
-    attempts: retries + 1,
-    backoff: { type: webhookBackoffType },
-    // Delivered jobs leave Redis (the delivery log is in MongoDB); failed ones stay a week for
-    // the dashboard's retry.
-    removeOnComplete: true,
-    removeOnFail: { age: 7 * 24 * 3600 },
-  };
+  return { ...jobOptions[queueNames.webhooks], attempts: retries + 1, jobId };
 }
 
 /** Queues `deliveries` in one round trip; a delivery already queued is not added twice. */

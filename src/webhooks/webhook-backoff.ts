@@ -1,6 +1,6 @@
 import type { BackoffStrategy } from 'bullmq';
 import { AppError } from '../errors/app-error';
-import { webhookBackoffType } from './delivery-queue';
+import { webhookBackoffType } from '../queues/job-options';
 
 /** Retry-After is honoured up to a day: a receiver cannot park a delivery for longer. */
 const maxRetryAfterMs = 24 * 60 * 60 * 1000;

@@ -4,10 +4,10 @@ import type { AppConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
+import type { DeliveryJobData } from '../queues/job-kinds';
 import { queueNames } from '../queues/queue-names';
 import { createAddressPolicy } from './address-policy';
 import { deliverWebhookJob } from './deliver-webhook.job';
-import type { DeliveryJobData } from './delivery-queue';
 import { createGuardedDispatcher } from './guarded-dispatcher';
 import { reconcileDeliveries } from './reconcile-deliveries';
 import { startDeliveryRelay } from './relay-deliveries';
@@ -17,7 +17,7 @@ import { webhookBackoff } from './webhook-backoff';
 export interface WebhookDelivery {
   queue: Queue;
   /** The `deliver` job handler. */
-  deliver: (job: Job) => Promise<unknown>;
+  deliver: (job: Job<DeliveryJobData>) => Promise<unknown>;
   /** The queue's backoff (the workers' `settings.backoffStrategy`). */
   backoffStrategy: BackoffStrategy;
   /** One pass of the delivery reconciler (run by the `reconcile-runs` job). */
@@ -46,7 +46,7 @@ export function startWebhookDelivery(
   return {
     queue,
     deliver: (job) =>
-      deliverWebhookJob(job as Job<DeliveryJobData>, {
+      deliverWebhookJob(job, {
         models,
         logger,
         metrics,

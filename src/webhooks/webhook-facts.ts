@@ -78,8 +78,8 @@ export async function recordUserDeleted(
 }
 
 /**
- * `bulk_deactivation.completed`, and `sweep.completed` when the bulk was a sweep's, after both
- * documents were marked finished.
+ * `bulk_deactivation.completed`, once the bulk was marked completed. A sweep's bulk tells its
+ * `sweep.completed` apart, where the sweep's report is written (src/sweeps/record-sweep-outcome.ts).
  */
 export async function recordBulkCompleted(models: Models, bulkId: string): Promise<void> {
   const bulk = await models.bulkDeactivations.findById(bulkId).lean();
@@ -103,7 +103,6 @@ export async function recordBulkCompleted(models: Models, bulkId: string): Promi
       skippedByReason: bulk.skippedByReason,
     },
   });
-  if (bulk.sweepId !== null) await recordSweep(models, bulk.sweepId);
 }
 
 /** `sweep.held` or `sweep.completed` (a dry run's too), from the sweep's report as stored. */

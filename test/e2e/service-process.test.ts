@@ -4,7 +4,7 @@ import { freePort } from '../support/free-port';
 import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { mongoUrl, openTestRedis, uniqueName } from '../support/test-env';
+import { deletePrefix, mongoUrl, openTestRedis, redisUrl, uniqueName } from '../support/test-env';
 
 interface ReadyBody {
   status: string;
@@ -37,6 +37,7 @@ describe('the service process (npm start) on real services', () => {
         REDIS_URL: redis.url,
         QUEUE_PREFIX: queuePrefix,
         LOG_LEVEL: 'info',
+        SEED_DEMO_ON_EMPTY: 'true',
       },
       await freePort(),
     );
@@ -108,5 +109,45 @@ describe('the service process (npm start) on real services', () => {
     const code = await service.stop('SIGTERM');
     expect(code).toBe(0);
     expect(service.output()).toMatch(/"msg":"shut down"/);
+  });
+});
+
+describe('the image’s default command (the main entry) on an empty store', () => {
+  const dbName = uniqueName('e2enoseed');
+  const queuePrefix = uniqueName('q');
+  let service: ServiceProcess;
+
+  afterAll(async () => {
+    await service.stop('SIGKILL');
+    const redis = openTestRedis();
+    await deletePrefix(redis, queuePrefix);
+    redis.disconnect();
+    const mongo = await connectMongo(mongoUrl, { dbName });
+    await mongo.dropDatabase();
+    await mongo.close();
+  });
+
+  it('seeds nothing and prints no key unless SEED_DEMO_ON_EMPTY=true', async () => {
+    const store = new URL(mongoUrl);
+    store.pathname = `/${dbName}`;
+    service = await startServiceProcess(
+      'main',
+      { MONGO_URL: store.toString(), REDIS_URL: redisUrl, QUEUE_PREFIX: queuePrefix },
+      await freePort(),
+    );
+    expect((await readyz(service)).status).toBe(200);
+    // The workers have started (their schedulers exist), so start-up is over.
+    const redis = openTestRedis();
+    await eventually(
+      async () => (await redis.keys(`${queuePrefix}:maintenance:*`)).length > 0,
+      10_000,
+      'the workers',
+    );
+    redis.disconnect();
+    expect(service.output()).not.toMatch(/Demo API key|obk_|seeded the demo/);
+    const mongo = await connectMongo(mongoUrl, { dbName });
+    expect(await mongo.db!.collection('organizations').countDocuments({})).toBe(0);
+    expect(await mongo.db!.collection('apiKeys').countDocuments({})).toBe(0);
+    await mongo.close();
   });
 });

@@ -5,7 +5,7 @@ import type { User } from '../../src/models/user.model';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { expectError, jsonClient, listen, type JsonClient } from '../support/bulk-fixtures';
 import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
-import { acceptWithoutQueue } from '../support/run-helpers';
+import { acceptWithoutWorkers, openIdleProducer } from '../support/run-helpers';
 import { runKeysCli, type CliOutcome } from '../support/keys-cli';
 
 // Keys bound to an actor (`keys create --actor <userId>`): such a key acts only as that user;
@@ -67,12 +67,14 @@ async function statusOf(userId: string): Promise<string | undefined> {
 /** Makes the user inactive with a completed run, nothing queued. */
 async function deactivatedInStore(org: Org, userId: string): Promise<void> {
   const runId = newId('run');
-  await acceptWithoutQueue(
+  const idle = openIdleProducer();
+  await acceptWithoutWorkers(
     h.models,
+    idle,
     { orgId: org.orgId, userId, actorId: org.admin._id, source: 'api', reason: null },
     new Date(),
     runId,
-  );
+  ).finally(() => idle.close());
   await h.models.deactivations.updateOne({ _id: runId }, { $set: { status: 'completed' } });
 }
 

@@ -16,9 +16,10 @@ import {
   daysAgo,
   insertFixtures,
   newId,
-  orgFixture,
   teamFixture,
   userFixture,
+  seedStaffedOrg,
+  type StaffedOrg,
 } from '../support/factories';
 import { startTestWorkers } from '../support/run-helpers';
 import { eventually } from '../support/service-process';
@@ -75,23 +76,8 @@ interface BulkBody {
 }
 
 /** An organization with two active admins and a manager, plus `extra` users. */
-async function seedOrg(extra: (orgId: string) => User[] = () => []): Promise<{
-  orgId: string;
-  admin: User;
-  admin2: User;
-  manager: User;
-  users: User[];
-}> {
-  const org = orgFixture();
-  const admin = userFixture(org._id, { role: 'admin' });
-  const admin2 = userFixture(org._id, { role: 'admin' });
-  const manager = userFixture(org._id, { role: 'manager' });
-  const users = extra(org._id);
-  await insertFixtures(h.models, {
-    organizations: [org],
-    users: [admin, admin2, manager, ...users],
-  });
-  return { orgId: org._id, admin, admin2, manager, users };
+function seedOrg(extra: (orgId: string) => User[] = () => []): Promise<StaffedOrg> {
+  return seedStaffedOrg(h.models, extra);
 }
 
 /** Posts a bulk; asserts 202 and the Location header; returns the body. */
@@ -178,7 +164,7 @@ describe('bulk deactivation: acceptance checks', () => {
     await job!.remove();
   });
 
-  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown organization with 404', async () => {
+  it('refuses an actor who may not deactivate with 403 actor_not_allowed, an unknown actor or organization with 404', async () => {
     const { orgId, users } = await seedOrg((org) => [
       userFixture(org, { role: 'member' }),
       userFixture(org, { role: 'admin', status: 'inactive' }),
@@ -187,16 +173,16 @@ describe('bulk deactivation: acceptance checks', () => {
     const [member, inactiveAdmin, customerAdmin] = users;
     const target = userFixture(orgId);
     await insertFixtures(h.models, { users: [target] });
-    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id, 'usr_nobody']) {
+    for (const actorId of [member!._id, inactiveAdmin!._id, customerAdmin!._id]) {
       const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
       expectError(res, 403, 'actor_not_allowed');
     }
+    // An actor that names no user of the organization (another one's admin included): 404.
     const other = await seedOrg();
-    const foreignActor = await client.post(bulkPath(orgId), {
-      actorId: other.admin._id,
-      userIds: [target._id],
-    });
-    expectError(foreignActor, 403, 'actor_not_allowed');
+    for (const actorId of ['usr_nobody', other.admin._id]) {
+      const res = await client.post(bulkPath(orgId), { actorId, userIds: [target._id] });
+      expectError(res, 404, 'not_found');
+    }
     expectError(
       await client.post(bulkPath('org_does_not_exist'), {
         actorId: other.admin._id,
@@ -225,25 +211,13 @@ describe('bulk deactivation: acceptance checks', () => {
 });
 
 describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () => {
-  // Accepted while no worker runs, so the data can change before the job starts.
-  let frozen: {
-    orgId: string;
-    bulkId: string;
-    actorId: string;
-    loggedInSince: User;
-    deactivatedSince: User;
-    untouched: User;
-    dormantSince: User;
-  };
-  let resumed: {
-    orgId: string;
-    bulkId: string;
-    halfDone: User;
-    halfDoneRunId: string;
-    other: User;
-  };
+  // A case that failed while the bulk queue was paused leaves it running for the next.
+  afterEach(() => h.producers.bulkQueue.resume());
 
-  it('freezes a filter’s matches when accepted', async () => {
+  it('deactivates a filter’s matches as frozen when accepted: later logins do not matter, users no longer active are skipped', async () => {
+    // The bulk queue is paused while the test sets the scene, so the job cannot start before
+    // it, whether or not workers already run.
+    await h.producers.bulkQueue.pause();
     const { orgId, admin, users } = await seedOrg((org) => [
       userFixture(org, { lastLoginAt: daysAgo(60) }),
       userFixture(org, { lastLoginAt: daysAgo(61), kind: 'customer' }),
@@ -286,43 +260,9 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       { _id: dormantSince!._id },
       { $set: { lastLoginAt: daysAgo(90) } },
     );
-    frozen = {
-      orgId,
-      bulkId: bulk.id,
-      actorId: admin._id,
-      loggedInSince: loggedInSince!,
-      deactivatedSince: deactivatedSince!,
-      untouched: untouched!,
-      dormantSince: dormantSince!,
-    };
-  });
-
-  it('prepares a bulk whose first attempt stopped after writing a run and before switching its user', async () => {
-    const { orgId, admin, users } = await seedOrg((org) => [userFixture(org), userFixture(org)]);
-    const [halfDone, other] = users;
-    const bulk = await acceptBulk(orgId, {
-      actorId: admin._id,
-      userIds: [halfDone!._id, other!._id],
-    });
-    // What acceptRuns had written when the worker died: the run with its claim and bulkId,
-    // the user not yet switched to inactive, no flow queued, the item still pending.
-    const now = new Date();
-    const request = { orgId, userId: halfDone!._id, actorId: admin._id, source: 'bulk' as const };
-    const { user, plan } = await assessDeactivation(h.models, request, now);
-    const run = { ...newRun(request, user, plan, now), bulkId: bulk.id };
-    await h.models.deactivations.collection.insertOne(run as never);
-    resumed = {
-      orgId,
-      bulkId: bulk.id,
-      halfDone: halfDone!,
-      halfDoneRunId: run._id,
-      other: other!,
-    };
-  });
-
-  it('deactivates the frozen selection once workers run: later logins do not matter, users no longer active are skipped', async () => {
+    await h.producers.bulkQueue.resume();
     await ensureWorkers();
-    const report = await waitForBulkReport(frozen.orgId, frozen.bulkId);
+    const report = await waitForBulkReport(orgId, bulk.id);
     expect(report).toMatchObject({
       status: 'completed',
       matched: 3,
@@ -336,19 +276,19 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     });
 
     // Logged in after acceptance: still deactivated, by this bulk.
-    for (const user of [frozen.loggedInSince, frozen.untouched]) {
+    for (const user of [loggedInSince!, untouched!]) {
       const stored = await statusOf(user._id);
       expect(stored).toMatchObject({
         status: 'inactive',
-        deactivatedBy: frozen.actorId,
+        deactivatedBy: admin._id,
         allowReactivationOnPurchase: true,
       });
       const run = await h.models.deactivations.findById(stored?.deactivationId).lean();
       expect(run).toMatchObject({
         userId: user._id,
-        bulkId: frozen.bulkId,
+        bulkId: bulk.id,
         source: 'bulk',
-        actorId: frozen.actorId,
+        actorId: admin._id,
         reason: 'spring cleaning',
         status: 'completed',
       });
@@ -356,29 +296,47 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     }
     // Deactivated by its own request before its turn: skipped, that run untouched.
     const skipped = await h.models.bulkItems
-      .findOne({ bulkId: frozen.bulkId, userId: frozen.deactivatedSince._id })
+      .findOne({ bulkId: bulk.id, userId: deactivatedSince!._id })
       .lean();
     expect(skipped).toMatchObject({ status: 'skipped', reason: 'already_inactive', runId: null });
-    const own = await h.models.deactivations.find({ userId: frozen.deactivatedSince._id }).lean();
+    const own = await h.models.deactivations.find({ userId: deactivatedSince!._id }).lean();
     expect(own).toHaveLength(1);
     expect(own[0]?.bulkId ?? null).toBeNull();
     // Fell dormant after acceptance: not in the selection, still active.
-    expect((await statusOf(frozen.dormantSince._id))?.status).toBe('active');
+    expect((await statusOf(dormantSince!._id))?.status).toBe('active');
     const counts = await runCounts(h.models, [
-      frozen.loggedInSince._id,
-      frozen.untouched._id,
-      frozen.deactivatedSince._id,
-      frozen.dormantSince._id,
+      loggedInSince!._id,
+      untouched!._id,
+      deactivatedSince!._id,
+      dormantSince!._id,
     ]);
     expect(Object.fromEntries(counts)).toEqual({
-      [frozen.loggedInSince._id]: 1,
-      [frozen.untouched._id]: 1,
-      [frozen.deactivatedSince._id]: 1,
+      [loggedInSince!._id]: 1,
+      [untouched!._id]: 1,
+      [deactivatedSince!._id]: 1,
     });
   });
 
-  it('carries on a run its earlier attempt wrote: the user ends inactive under that run, with no second run', async () => {
-    const report = await waitForBulkReport(resumed.orgId, resumed.bulkId);
+  it('carries on a run its earlier attempt wrote before switching its user: the user ends inactive under that run, with no second run', async () => {
+    // The bulk queue is paused while the test sets the scene, so the job cannot start before
+    // it, whether or not workers already run.
+    await h.producers.bulkQueue.pause();
+    const { orgId, admin, users } = await seedOrg((org) => [userFixture(org), userFixture(org)]);
+    const [halfDone, other] = users;
+    const bulk = await acceptBulk(orgId, {
+      actorId: admin._id,
+      userIds: [halfDone!._id, other!._id],
+    });
+    // What acceptDeactivations had written when the worker died: the run with its claim and bulkId,
+    // the user not yet switched to inactive, no flow queued, the item still pending.
+    const now = new Date();
+    const request = { orgId, userId: halfDone!._id, actorId: admin._id, source: 'bulk' as const };
+    const { user, plan } = await assessDeactivation(h.models, request, now);
+    const run = { ...newRun(request, user, plan, now), bulkId: bulk.id };
+    await h.models.deactivations.collection.insertOne(run as never);
+    await h.producers.bulkQueue.resume();
+    await ensureWorkers();
+    const report = await waitForBulkReport(orgId, bulk.id);
     expect(report).toMatchObject({
       status: 'completed',
       matched: 2,
@@ -387,21 +345,19 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       completedRuns: 2,
     });
     const item = await h.models.bulkItems
-      .findOne({ bulkId: resumed.bulkId, userId: resumed.halfDone._id })
+      .findOne({ bulkId: bulk.id, userId: halfDone!._id })
       .lean();
-    expect(item).toMatchObject({ status: 'enqueued', runId: resumed.halfDoneRunId });
-    expect(Object.fromEntries(await runCounts(h.models, [resumed.halfDone._id]))).toEqual({
-      [resumed.halfDone._id]: 1,
+    expect(item).toMatchObject({ status: 'enqueued', runId: run._id });
+    expect(Object.fromEntries(await runCounts(h.models, [halfDone!._id]))).toEqual({
+      [halfDone!._id]: 1,
     });
-    expect((await h.models.deactivations.findById(resumed.halfDoneRunId).lean())?.status).toBe(
-      'completed',
-    );
+    expect((await h.models.deactivations.findById(run._id).lean())?.status).toBe('completed');
     // The run completed, so its user must be out: inactive, pointing at that run.
-    expect(await statusOf(resumed.halfDone._id)).toMatchObject({
+    expect(await statusOf(halfDone!._id)).toMatchObject({
       status: 'inactive',
-      deactivationId: resumed.halfDoneRunId,
+      deactivationId: run._id,
     });
-    expect((await statusOf(resumed.other._id))?.status).toBe('inactive');
+    expect((await statusOf(other!._id))?.status).toBe('inactive');
   });
 
   it('records every refusal per user and deactivates the rest', async () => {
@@ -524,21 +480,55 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     expect((await statusOf(b!._id))?.status).toBe('active');
   });
 
-  it('selects never-logged-in users with that filter', async () => {
+  it('selects never-logged-in users with that filter, whatever inactiveDays says', async () => {
     await ensureWorkers();
     const { orgId, admin, users } = await seedOrg((org) => [
       userFixture(org, { lastLoginAt: null, createdAt: daysAgo(90) }),
       userFixture(org, { lastLoginAt: daysAgo(400) }),
+      // Created yesterday, never logged in: the user listing shows them as never_logged_in.
+      userFixture(org, { lastLoginAt: null, createdAt: daysAgo(1) }),
     ]);
-    const [never, old] = users;
+    const [never, old, newcomer] = users;
+    // inactiveDays is ignored for never_logged_in (docs/sweeps-and-bulks.md), and defaults to 90.
+    for (const filter of [
+      { activity: 'never_logged_in' },
+      { activity: 'never_logged_in', inactiveDays: 30 },
+      { activity: 'never_logged_in', inactiveDays: 3650 },
+    ]) {
+      const dry = await acceptBulk(orgId, { actorId: admin._id, filter, dryRun: true });
+      expect({ filter, matched: dry.matched }).toEqual({ filter, matched: 2 });
+    }
     const bulk = await acceptBulk(orgId, {
       actorId: admin._id,
-      filter: { activity: 'never_logged_in', inactiveDays: 30 },
+      filter: { activity: 'never_logged_in' },
     });
-    expect(bulk.matched).toBe(1);
+    expect(bulk.matched).toBe(2);
+    expect((await h.models.bulkDeactivations.findById(bulk.id).lean())?.filter).toEqual({
+      activity: 'never_logged_in',
+      inactiveDays: 90,
+    });
     await waitForBulkReport(orgId, bulk.id);
     await waitForBulkRuns(h.models, bulk.id);
     expect((await statusOf(never!._id))?.status).toBe('inactive');
+    expect((await statusOf(newcomer!._id))?.status).toBe('inactive');
     expect((await statusOf(old!._id))?.status).toBe('active');
+  });
+
+  it('defaults the inactive filter’s inactiveDays to 90, as the user listing does', async () => {
+    const { orgId, admin, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(91) }),
+      userFixture(org, { lastLoginAt: daysAgo(89) }),
+    ]);
+    const res = await client.post(bulkPath(orgId), {
+      actorId: admin._id,
+      filter: { activity: 'inactive' },
+      dryRun: true,
+    });
+    expect({ status: res.status, body: res.body as unknown }).toMatchObject({
+      status: 202,
+      body: { matched: 1, filter: { activity: 'inactive', inactiveDays: 90 } },
+    });
+    const items = await h.models.bulkItems.find({ bulkId: (res.body as BulkBody).id }).lean();
+    expect(items.map((item) => item.userId)).toEqual([users[0]!._id]);
   });
 });

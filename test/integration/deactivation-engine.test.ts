@@ -3,9 +3,10 @@ import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
 import { createRedisConnection } from '../../src/infra/redis-connection';
+import { createRedisLock } from '../../src/infra/redis-lock';
 import type { Deactivation, StepName } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
-import { enqueueRun, runFlow } from '../../src/queues/deactivation-flow';
+import { enqueueRun, runFlow } from '../../src/deactivation/deactivation-flow.job';
 import { runJobId, stepJobId } from '../../src/queues/job-ids';
 import { queueNames } from '../../src/queues/queue-names';
 import {
@@ -19,7 +20,12 @@ import {
   tokenFixture,
   userFixture,
 } from '../support/factories';
-import { acceptWithoutQueue, startTestWorkers, waitForRunStatus } from '../support/run-helpers';
+import {
+  acceptWithoutWorkers,
+  openIdleProducer,
+  startTestWorkers,
+  waitForRunStatus,
+} from '../support/run-helpers';
 import {
   deletePrefix,
   openTestRedis,
@@ -73,7 +79,11 @@ function accept(
   extra: { allowReactivationOnPurchase?: boolean } = {},
 ): Promise<Deactivation> {
   return requestDeactivation(
-    { models: store.models, flows },
+    {
+      models: store.models,
+      flows,
+      locks: createRedisLock(producer, { prefix: workers.config.queuePrefix }),
+    },
     { orgId, userId, actorId, source: 'api', reason: 'left the company', ...extra },
   );
 }
@@ -488,7 +498,14 @@ describe('the deactivation engine with real workers', () => {
       ['completed', 1],
       ['completed', 1],
     ]);
-    const job = await stepsQueue.getJob(stepJobId(accepted._id, 'blocklist-email'));
+    // The run reads `failed` a moment before BullMQ does: the job still records the webhook
+    // event (deactivation.failed) before its error reaches the worker.
+    const stepJob = () => stepsQueue.getJob(stepJobId(accepted._id, 'blocklist-email'));
+    for (let waited = 0; waited < 10_000 && (await (await stepJob())!.getState()) === 'active';) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      waited += 50;
+    }
+    const job = await stepJob();
     expect(await job!.getState()).toBe('failed');
     expect(job!.attemptsMade).toBe(1);
     expect(await (await runsQueue.getJob(runJobId(accepted._id)))!.getState()).toBe(
@@ -536,12 +553,14 @@ describe('the deactivation engine with real workers', () => {
     const { orgId, actorId } = await newOrg();
     const user = userFixture(orgId);
     await insertFixtures(models, { users: [user], tokens: [tokenFixture(orgId, user._id)] });
-    const run = await acceptWithoutQueue(
+    const idle = openIdleProducer();
+    const run = await acceptWithoutWorkers(
       models,
+      idle,
       { orgId, userId: user._id, actorId, source: 'api', reason: null },
       new Date(),
       newId('run'),
-    );
+    ).finally(() => idle.close());
     // A partial re-queue: the parent job is there while the steps' jobs are not yet.
     const flow = runFlow(run);
     await runsQueue.add(flow.name, flow.data, flow.opts);
@@ -635,9 +654,8 @@ describe('the deactivation engine with real workers', () => {
 
       await enqueueRun(flows, done);
       await enqueueRun(flows, accepted);
-      // Give workers time to pick up anything the second add might have queued.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-
+      // An add is atomic in Redis: a job it had created would be listed now (waiting, active,
+      // or finished with new timestamps), so no waiting is needed to see that none was.
       expect(await jobsOf(accepted._id)).toEqual(jobsBefore);
       expect(await effects(orgId, user._id)).toEqual(before);
       const after = (await store.models.deactivations.findById(accepted._id).lean())!;

@@ -443,14 +443,14 @@ describe('POST /v1/orgs/:orgId/deletions: refusals', () => {
     expect(await userInDb(user._id)).toMatchObject({ status: 'inactive', email: user.email });
   });
 
-  it('answers 403 actor_not_allowed unless the actor is an active admin, and 404 for unknown ids', async () => {
+  it('answers 403 actor_not_allowed unless the actor is an active admin, and 404 for unknown ids (actor included)', async () => {
     const { orgId, admin, manager, users } = await seedLifecycleOrg(t, (org) => [
       userFixture(org),
       userFixture(org, { role: 'admin', status: 'inactive' }),
     ]);
     const [user, inactiveAdmin] = users as [User, User];
     await deactivateInStore(t, { orgId, userId: user._id, actorId: admin._id }, 'completed');
-    for (const actorId of [manager._id, inactiveAdmin._id, 'usr_nobody']) {
+    for (const actorId of [manager._id, inactiveAdmin._id]) {
       const res = await t.post(deletionsPath(orgId), {
         userId: user._id,
         actorId,
@@ -461,6 +461,15 @@ describe('POST /v1/orgs/:orgId/deletions: refusals', () => {
         code: 'actor_not_allowed',
       });
     }
+    const unknownActor = await t.post(deletionsPath(orgId), {
+      userId: user._id,
+      actorId: 'usr_nobody',
+      confirm: user._id,
+    });
+    expect({ status: unknownActor.status, code: errorCode(unknownActor) }).toEqual({
+      status: 404,
+      code: 'not_found',
+    });
     const unknownUser = await t.post(deletionsPath(orgId), {
       userId: 'usr_nobody',
       actorId: admin._id,

@@ -41,10 +41,12 @@ afterAll(async () => {
 async function failureOf(queueName: QueueName, name: string, data: object) {
   const queue = queues.get(queueName)!;
   const job = await queue.add(name, data, { attempts: 5, backoff: { type: 'fixed', delay: 10 } });
-  const failed = await until(async () => {
-    const current = await queue.getJob(job.id!);
-    return current && (await current.getState()) === 'failed' ? current : undefined;
-  }, `job ${name} on ${queueName} to fail`);
+  // The state first, then the job: a job read while still active would show no attempt yet.
+  const failed = await until(
+    async () =>
+      (await queue.getJobState(job.id!)) === 'failed' ? await queue.getJob(job.id!) : undefined,
+    `job ${name} on ${queueName} to fail`,
+  );
   return { attemptsMade: failed.attemptsMade, failedReason: failed.failedReason };
 }
 
@@ -100,6 +102,18 @@ describe('jobs that cannot succeed fail at once, with a code that says why', () 
     });
     expect(await store.models.users.findById(active._id).lean()).toMatchObject({
       email: active.email,
+    });
+  });
+
+  it('a job whose data does not parse: invalid_job_data, naming each bad field, before its handler runs', async () => {
+    const bulkId = newId('bulk');
+    expect(await failureOf(queueNames.bulk, `bulk ${bulkId}`, { orgId: 42 })).toEqual({
+      attemptsMade: 1,
+      failedReason: expect.stringMatching(
+        new RegExp(
+          `^invalid_job_data: Job "bulk ${bulkId}" has invalid data: bulkId: .+; orgId: .+`,
+        ),
+      ) as unknown,
     });
   });
 

@@ -3,7 +3,7 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { AuditEvent } from '../../src/models/audit-event.model';
 import { hashEmail } from '../../src/domain/email';
 import { stepNames, type Deactivation } from '../../src/models/deactivation.model';
-import { enqueueRun } from '../../src/queues/deactivation-flow';
+import { enqueueRun } from '../../src/deactivation/deactivation-flow.job';
 import { runJobId } from '../../src/queues/job-ids';
 import type { User } from '../../src/models/user.model';
 import { queueNames } from '../../src/queues/queue-names';
@@ -218,6 +218,78 @@ describe('POST /v1/orgs/:orgId/reactivations: 200', () => {
     expect(await reactivationEvents(user._id)).toHaveLength(2);
   });
 
+  it('an old run re-run after a reactivation leaves the employee’s teams, opportunities, tokens, subscriptions and blocklist of the new period alone', async () => {
+    // An employee, so every step applies: the transfer and team steps are not skipped.
+    const { orgId, admin, manager, users } = await seedLifecycleOrg(t, (org) => [userFixture(org)]);
+    const user = users[0]!;
+    const team = teamFixture(orgId, { leaderId: manager._id, memberIds: [manager._id, user._id] });
+    const oldOpp = opportunityFixture(orgId, user._id);
+    await insertFixtures(t.h.models, {
+      teams: [team],
+      opportunities: [oldOpp],
+      tokens: [tokenFixture(orgId, user._id)],
+      subscriptions: [subscriptionFixture(orgId, user._id)],
+    });
+    const first = await deactivateAndWait(t, { orgId, userId: user._id, actorId: admin._id });
+    expect(first.plan).toMatchObject({ transferTo: manager._id, teamIds: [team._id] });
+    expect(first.steps.map((step) => [step.name, step.status, step.result])).toEqual([
+      ['revoke-tokens', 'completed', { revoked: 1 }],
+      ['cancel-subscriptions', 'completed', { canceled: 1 }],
+      ['transfer-opportunities', 'completed', { transferred: 1, to: manager._id, retained: 0 }],
+      ['remove-from-teams', 'completed', { teams: 1 }],
+      ['blocklist-email', 'completed', { blocked: 1 }],
+    ]);
+    const reactivated = await t.post(reactivationsPath(orgId), {
+      userId: user._id,
+      actorId: admin._id,
+    });
+    expect(reactivated.status).toBe(200);
+
+    // The new period: back in the old team and in a new one, a new open opportunity, a new
+    // session and subscription, and (the reactivation lifted it) no blocklist entry.
+    await t.h.models.teams.updateOne({ _id: team._id }, { $addToSet: { memberIds: user._id } });
+    const newTeam = teamFixture(orgId, { leaderId: manager._id, memberIds: [user._id] });
+    const newOpp = opportunityFixture(orgId, user._id);
+    const newToken = tokenFixture(orgId, user._id, { issuedAt: new Date() });
+    const newSub = subscriptionFixture(orgId, user._id);
+    await insertFixtures(t.h.models, {
+      teams: [newTeam],
+      opportunities: [newOpp],
+      tokens: [newToken],
+      subscriptions: [newSub],
+    });
+    expect(await t.h.models.blocklist.countDocuments({ orgId })).toBe(0);
+
+    // Every step of the old run runs again and changes nothing of the new period.
+    const again = await rerun(first);
+    expect(again.steps.map((step) => step.status)).toEqual(stepNames.map(() => 'completed'));
+    // Compared: the counts read back by run id. Left out: blocklist-email (the reactivation
+    // removed the entry carrying the run's id) and remove-from-teams, which counts the planned
+    // teams that no longer list the user, so a user back in their team makes it 0 (reported).
+    const byRunId = new Set(['revoke-tokens', 'cancel-subscriptions', 'transfer-opportunities']);
+    const results = (run: Deactivation): unknown[] =>
+      run.steps.filter((step) => byRunId.has(step.name)).map((s) => [s.name, s.result]);
+    expect(results(again)).toEqual(results(first));
+    expect(await t.h.models.opportunities.findById(newOpp._id).lean()).toMatchObject({
+      ownerId: user._id,
+      transfers: [],
+    });
+    expect((await t.h.models.opportunities.findById(oldOpp._id).lean())?.transfers).toHaveLength(1);
+    expect((await t.h.models.teams.findById(team._id).lean())?.memberIds).toEqual([
+      manager._id,
+      user._id,
+    ]);
+    expect((await t.h.models.teams.findById(newTeam._id).lean())?.memberIds).toEqual([user._id]);
+    expect(await t.h.models.tokens.findById(newToken._id).lean()).toMatchObject({
+      revokedAt: null,
+    });
+    expect(await t.h.models.subscriptions.findById(newSub._id).lean()).toMatchObject({
+      status: 'active',
+    });
+    expect(await t.h.models.blocklist.countDocuments({ orgId })).toBe(0);
+    expect(await userInDb(user._id)).toMatchObject({ status: 'active' });
+  });
+
   it('reactivates a user whose deactivation run failed', async () => {
     const { orgId, admin, users } = await seedLifecycleOrg(t, (org) => [userFixture(org)]);
     const user = users[0]!;
@@ -306,13 +378,21 @@ describe('POST /v1/orgs/:orgId/reactivations: refusals', () => {
     const cases: [string, string, string][] = [
       [member._id, otherAdmin._id, 'actor_not_allowed'],
       [inactiveActor._id, otherAdmin._id, 'actor_not_allowed'],
-      ['usr_unknown_actor', otherAdmin._id, 'actor_not_allowed'],
       [manager._id, otherAdmin._id, 'higher_role'],
     ];
     for (const [actorId, userId, code] of cases) {
       const res = await t.post(reactivationsPath(orgId), { userId, actorId });
       expect({ status: res.status, code: errorCode(res) }).toEqual({ status: 403, code });
     }
+    // An actor that names no user of the organization is 404, like an unknown user.
+    const unknownActor = await t.post(reactivationsPath(orgId), {
+      userId: otherAdmin._id,
+      actorId: 'usr_unknown_actor',
+    });
+    expect({ status: unknownActor.status, code: errorCode(unknownActor) }).toEqual({
+      status: 404,
+      code: 'not_found',
+    });
     expect((await userInDb(otherAdmin._id)).status).toBe('inactive');
     expect(await reactivationEvents(otherAdmin._id)).toHaveLength(0);
   });

@@ -7,7 +7,7 @@ import type { Opportunity } from '../../src/models/opportunity.model';
 import type { SubscriptionStatus } from '../../src/models/subscription.model';
 import type { TokenType } from '../../src/models/token.model';
 import type { UserKind } from '../../src/models/user.model';
-import { stepTable } from '../../src/workers/steps/step-table';
+import { stepTable } from '../../src/deactivation/deactivation-flow.job';
 import {
   insertFixtures,
   opportunityFixture,
@@ -17,7 +17,7 @@ import {
   tokenFixture,
   userFixture,
 } from '../support/factories';
-import { acceptWithoutQueue } from '../support/run-helpers';
+import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
 import { openTestStore, redisUrl, uniqueName, type TestStore } from '../support/test-env';
 
 /**
@@ -29,13 +29,17 @@ let storeA: TestStore;
 let storeB: TestStore;
 let redis: Redis;
 let locks: KeyedLock;
+/** Runs are accepted through the real path; no worker serves this producer's queues. */
+let idle: IdleProducer;
 beforeAll(async () => {
   [storeA, storeB] = await Promise.all([openTestStore('stepsA'), openTestStore('stepsB')]);
   redis = new Redis(redisUrl);
   locks = createRedisLock(redis, { prefix: uniqueName('locks') });
+  idle = openIdleProducer();
 });
 afterAll(async () => {
   await Promise.all([storeA.close(), storeB.close()]);
+  await idle.close();
   await redis.quit();
 });
 
@@ -136,8 +140,9 @@ async function prepare(
       opportunityFixture(orgId, peer._id, { _id: `peeropp_${key}` }),
     ],
   });
-  await acceptWithoutQueue(
+  await acceptWithoutWorkers(
     models,
+    idle,
     {
       orgId,
       userId: user._id,
@@ -451,8 +456,9 @@ describe('runs sharing a team', () => {
     const now = new Date();
     const runs = await Promise.all(
       members.map((member) =>
-        acceptWithoutQueue(
+        acceptWithoutWorkers(
           models,
+          idle,
           { orgId: org._id, userId: member._id, actorId: actor._id, source: 'bulk' },
           now,
           `run_${uniqueName('team')}`,

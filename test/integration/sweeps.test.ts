@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { createLogger } from '../../src/logging/logger';
+import { createServiceMetrics } from '../../src/metrics/service-metrics';
 import type { User } from '../../src/models/user.model';
 import { runSweepJob, sweepActorId } from '../../src/sweeps/run-sweep.job';
 import {
@@ -22,6 +23,7 @@ import {
   daysAgo,
   insertFixtures,
   orgFixture,
+  sweepReportFixture,
   teamFixture,
   userFixture,
 } from '../support/factories';
@@ -181,6 +183,45 @@ describe('sweep policy', () => {
     ).toBeUndefined();
   });
 
+  it('refuses a malformed or tampered reports cursor with 400', async () => {
+    const { orgId } = await seedOrg(() => []);
+    for (const raw of ['["yesterday","x"]', '[1e300,"x"]', '[1,{"$gt":""}]', '[1]']) {
+      const res = await client.get(
+        `${sweepsPath(orgId)}?cursor=${Buffer.from(raw).toString('base64url')}`,
+      );
+      expect({ raw, status: res.status }).toEqual({ raw, status: 400 });
+      expectError(res, 400, 'validation_failed');
+      expect(issuePaths(res)).toEqual(['query.cursor']);
+    }
+  });
+
+  it('lists reports newest first and pages by cursor, a tie on startedAt broken by id', async () => {
+    const { orgId } = await seedOrg(() => []);
+    const tie = daysAgo(2);
+    const reports = [
+      sweepReportFixture(orgId, { _id: `${orgId}-a`, startedAt: daysAgo(3) }),
+      sweepReportFixture(orgId, { _id: `${orgId}-b`, startedAt: tie }),
+      sweepReportFixture(orgId, { _id: `${orgId}-c`, startedAt: tie }),
+      sweepReportFixture(orgId, { _id: `${orgId}-d`, startedAt: daysAgo(1) }),
+    ];
+    await h.models.sweeps.insertMany(reports);
+    const newestFirst = [`${orgId}-d`, `${orgId}-c`, `${orgId}-b`, `${orgId}-a`];
+    for (const limit of [1, 2, 3, 4]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor === null ? '' : `&cursor=${cursor}`;
+        const res = await client.get(`${sweepsPath(orgId)}?limit=${limit}${query}`);
+        expect(res.status).toBe(200);
+        const page = res.body as { items: SweepBody[]; nextCursor: string | null };
+        expect(page.items.length).toBeLessThanOrEqual(limit);
+        seen.push(...page.items.map((item) => item.id));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect({ limit, seen }).toEqual({ limit, seen: newestFirst });
+    }
+  });
+
   it('needs the write scope', async () => {
     const { orgId } = await seedOrg(() => []);
     const readOnly = (await createApiKey(h.models, { name: 'r', scopes: ['read'], orgIds: ['*'] }))
@@ -251,7 +292,10 @@ describe('sweep policy', () => {
       await h.producers.sweepsQueue.getJobScheduler(sweepSchedulerId(enabled.orgId)),
     ).toBeUndefined();
 
-    const restored = await restoreSweepSchedulers(h.models, h.producers.sweepsQueue);
+    const restored = await restoreSweepSchedulers(h.models, h.producers.sweepsQueue, {
+      logger: createLogger({ logLevel: 'silent' }),
+      onSkipped: () => undefined,
+    });
     const enabledCount = await h.models.organizations.countDocuments({
       'sweepPolicy.enabled': true,
     });
@@ -266,6 +310,165 @@ describe('sweep policy', () => {
     expect(
       await h.producers.sweepsQueue.getJobScheduler(sweepSchedulerId(disabled.orgId)),
     ).toBeUndefined();
+  });
+});
+
+describe('sweep schedules', () => {
+  it('accepts five standard fields at least an hour apart, and refuses seconds, H, macros and tighter schedules with 400', async () => {
+    const { orgId } = await seedOrg(() => []);
+    const refused: [string, string, RegExp][] = [
+      ['* * * * * *', 'UTC', /five fields/],
+      ['0 0 3 * * *', 'UTC', /five fields/],
+      ['@daily', 'UTC', /five fields/],
+      ['@hourly', 'UTC', /five fields/],
+      ['H 3 * * *', 'UTC', /minute field "H"/],
+      ['0 H * * *', 'UTC', /hour field "H"/],
+      ['0 3 L * *', 'UTC', /day-of-month field "L"/],
+      ['0 3 * * 1#2', 'UTC', /day-of-week field/],
+      ['* * * * *', 'UTC', /more often than once an hour/],
+      ['*/30 * * * *', 'Europe/Paris', /30 minutes apart/],
+      ['0,59 4 * * *', 'UTC', /59 minutes apart/],
+      // Only on 29 February: the walk reaches the next leap year.
+      ['*/10 6 29 2 *', 'UTC', /10 minutes apart/],
+      ['61 * * * *', 'UTC', /not a valid cron expression/],
+    ];
+    for (const [cron, timezone, message] of refused) {
+      const res = await client.put(policyPath(orgId), policy({ cron, timezone }));
+      expectError(res, 400, 'validation_failed');
+      expect({ cron, paths: issuePaths(res) }).toEqual({ cron, paths: ['body.cron'] });
+      const details = res.body.error.details as { message: string }[];
+      expect({ cron, messages: details.map((issue) => issue.message).join(' | ') }).toEqual({
+        cron,
+        messages: expect.stringMatching(message) as unknown,
+      });
+    }
+    // Every bad field is its own issue.
+    const twoBad = await client.put(policyPath(orgId), policy({ cron: 'H H * * *' }));
+    expectError(twoBad, 400, 'validation_failed');
+    expect(issuePaths(twoBad)).toEqual(['body.cron', 'body.cron']);
+    expect((await h.models.organizations.findById(orgId).lean())?.sweepPolicy ?? null).toBeNull();
+
+    const accepted: [string, string][] = [
+      ['0 * * * *', 'Europe/Paris'],
+      ['30 1,2 * * *', 'America/New_York'],
+      ['0 3 * * MON-FRI', 'UTC'],
+      ['15 6 1 JAN,jul *', 'Asia/Tokyo'],
+      ['0 */6 * * *', 'Australia/Lord_Howe'],
+      [' 0  4 * * * ', 'UTC'],
+    ];
+    for (const [cron, timezone] of accepted) {
+      const res = await client.put(policyPath(orgId), policy({ cron, timezone }));
+      expect({ cron, status: res.status, body: res.body as unknown }).toMatchObject({
+        cron,
+        status: 200,
+      });
+    }
+  });
+
+  it('starts the schedulers of every other organization when a stored policy is invalid, and counts the skipped ones', async () => {
+    const good = await seedOrg(() => []);
+    const rejected = await seedOrg(() => []);
+    const everySecond = await seedOrg(() => []);
+    const badZone = await seedOrg(() => []);
+    await putPolicy(good.orgId, policy({ cron: '45 5 * * *' }));
+    // Written straight to MongoDB by another system: no API validation on the way.
+    const writeRaw = async (orgId: string, overrides: Record<string, unknown>): Promise<void> => {
+      await h.models.organizations.collection.updateOne({ _id: orgId } as never, {
+        $set: { sweepPolicy: policy(overrides) },
+      });
+    };
+    await writeRaw(rejected.orgId, { cron: 'every day at noon' });
+    await writeRaw(everySecond.orgId, { cron: '* * * * * *' });
+    await writeRaw(badZone.orgId, { timezone: 'Mars/Olympus_Mons' });
+    const skippedOrgs = [rejected.orgId, everySecond.orgId, badZone.orgId];
+    const metrics = createServiceMetrics([]);
+    try {
+      const running = await startTestWorkers(
+        h.store,
+        { QUEUE_PREFIX: h.config.queuePrefix },
+        { metrics },
+      );
+      await running.close();
+      expect(
+        await h.producers.sweepsQueue.getJobScheduler(sweepSchedulerId(good.orgId)),
+      ).toMatchObject({ pattern: '45 5 * * *' });
+      for (const orgId of skippedOrgs) {
+        expect({
+          orgId,
+          scheduler: await h.producers.sweepsQueue.getJobScheduler(sweepSchedulerId(orgId)),
+        }).toEqual({ orgId, scheduler: undefined });
+      }
+      const skipped = await metrics.registry
+        .getSingleMetric('offboard_sweep_policies_skipped_total')
+        ?.get();
+      expect(skipped?.values).toEqual([
+        expect.objectContaining({ labels: { reason: 'invalid_schedule' }, value: 3 }),
+      ]);
+    } finally {
+      // Later tests restore every enabled policy of this database.
+      await h.models.organizations.updateMany(
+        { _id: { $in: skippedOrgs } },
+        { $unset: { sweepPolicy: 1 } },
+      );
+    }
+  });
+});
+
+describe('who may lower the sweep’s safety', () => {
+  it('needs admin to raise maxPerRun above the default or the current value', async () => {
+    const { orgId } = await seedOrg(() => []);
+    const raised = await client.put(policyPath(orgId), policy({ maxPerRun: 1_000_000 }));
+    expectError(raised, 403, 'sweep_safety_requires_admin');
+    expect(raised.body.error.details).toEqual({ fields: ['maxPerRun'] });
+    expect((await h.models.organizations.findById(orgId).lean())?.sweepPolicy ?? null).toBeNull();
+    expect(await h.producers.sweepsQueue.getJobScheduler(sweepSchedulerId(orgId))).toBeUndefined();
+    // Up to the default is fine with write.
+    await putPolicy(orgId, policy({ maxPerRun: 500 }));
+
+    const admin = await client.put(policyPath(orgId), policy({ maxPerRun: 2_000 }), adminKey);
+    expect({ status: admin.status, body: admin.body as unknown }).toMatchObject({
+      status: 200,
+      body: { maxPerRun: 2_000 },
+    });
+    // What an admin set, a write key may keep (editing other fields) or lower, not raise.
+    await putPolicy(orgId, policy({ maxPerRun: 2_000, cron: '0 5 * * *' }));
+    expectError(
+      await client.put(policyPath(orgId), policy({ maxPerRun: 2_001 })),
+      403,
+      'sweep_safety_requires_admin',
+    );
+    await putPolicy(orgId, policy({ maxPerRun: 10 }));
+    expect((await h.models.organizations.findById(orgId).lean())?.sweepPolicy?.maxPerRun).toBe(10);
+    expectError(
+      await client.put(policyPath(orgId), policy({ maxPerRun: 600 })),
+      403,
+      'sweep_safety_requires_admin',
+    );
+  });
+
+  it('needs admin to remove an exempt role; adding one is fine with write', async () => {
+    const { orgId } = await seedOrg(() => []);
+    await putPolicy(orgId, policy({ exemptRoles: ['manager'] }));
+    await putPolicy(orgId, policy({ exemptRoles: ['manager', 'admin'] }));
+    for (const exemptRoles of [[], ['admin'], ['member', 'manager']]) {
+      const res = await client.put(policyPath(orgId), policy({ exemptRoles }));
+      expectError(res, 403, 'sweep_safety_requires_admin');
+      expect(res.body.error.details).toEqual({ fields: ['exemptRoles'] });
+    }
+    const both = await client.put(policyPath(orgId), policy({ exemptRoles: [], maxPerRun: 501 }));
+    expectError(both, 403, 'sweep_safety_requires_admin');
+    expect(both.body.error.details).toEqual({ fields: ['maxPerRun', 'exemptRoles'] });
+    expect((await h.models.organizations.findById(orgId).lean())?.sweepPolicy?.exemptRoles).toEqual(
+      ['manager', 'admin'],
+    );
+    const admin = await client.put(policyPath(orgId), policy({ exemptRoles: [] }), adminKey);
+    expect({ status: admin.status, body: admin.body as unknown }).toMatchObject({
+      status: 200,
+      body: { exemptRoles: [] },
+    });
+    expect((await h.models.organizations.findById(orgId).lean())?.sweepPolicy?.exemptRoles).toEqual(
+      [],
+    );
   });
 });
 
@@ -444,6 +647,33 @@ describe('sweeps', () => {
     expect(await h.models.deactivations.countDocuments({ orgId })).toBe(3);
   });
 
+  it('holds a dry-run sweep over maxPerRun too, deactivating nobody', async () => {
+    const { orgId, users } = await seedOrg((org) => [
+      userFixture(org, { lastLoginAt: daysAgo(100) }),
+      userFixture(org, { lastLoginAt: daysAgo(110) }),
+      userFixture(org, { lastLoginAt: daysAgo(120) }),
+    ]);
+    await putPolicy(orgId, policy({ dryRun: true, maxPerRun: 2 }));
+    await fire(orgId, 'fire-dry-big');
+    const report = await waitForReport(orgId, `${orgId}-fire-dry-big`, [
+      'held',
+      'dry_run',
+      'completed',
+      'failed',
+    ]);
+    expect(report).toMatchObject({
+      status: 'held',
+      held: true,
+      dryRun: true,
+      matched: 3,
+      selected: 3,
+      deactivated: 0,
+      maxPerRun: 2,
+    });
+    expect(await statusesOf(users)).toEqual(['active', 'active', 'active']);
+    expect(await h.models.deactivations.countDocuments({ orgId })).toBe(0);
+  });
+
   it('sweeps once per fire: the same job id added twice and run twice leaves one report and one run per user', async () => {
     // A second set of workers on the same queues.
     workers.push(await startTestWorkers(h.store, { QUEUE_PREFIX: h.config.queuePrefix }));
@@ -492,24 +722,9 @@ describe('sweeps', () => {
     const sweepId = `${orgId}-fire-crash`;
     // What the first attempt of job "fire-crash" had written when its worker was killed: the
     // report, before any selection. BullMQ then runs the stalled job again under the same id.
-    await h.models.sweeps.collection.insertOne({
-      _id: sweepId,
-      orgId,
-      status: 'running',
-      dryRun: false,
-      startedAt: new Date(),
-      finishedAt: null,
-      matched: 0,
-      selected: 0,
-      deactivated: 0,
-      skippedByReason: {},
-      held: false,
-      maxPerRun: 100,
-      bulkId: null,
-      approvedBy: null,
-      approvedAt: null,
-      error: null,
-    } as never);
+    await h.models.sweeps.collection.insertOne(
+      sweepReportFixture(orgId, { _id: sweepId, startedAt: new Date() }) as never,
+    );
     const job = await fire(orgId, 'fire-crash');
     await eventually(
       async () => ['completed', 'failed'].includes(await job.getState()),

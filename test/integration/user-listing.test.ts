@@ -258,6 +258,10 @@ describe('activity listing', () => {
       ['?sort=email', 'query.sort'],
       ['?limit=0', 'query.limit'],
       ['?cursor=not-a-cursor', 'query.cursor'],
+      // Tampered with: the right shape, values of the wrong type or out of range (was a 500).
+      [`?cursor=${Buffer.from('[1e300,"usr_x"]').toString('base64url')}`, 'query.cursor'],
+      [`?cursor=${Buffer.from('["yesterday","usr_x"]').toString('base64url')}`, 'query.cursor'],
+      [`?cursor=${Buffer.from('[1700000000000,7]').toString('base64url')}`, 'query.cursor'],
     ];
     for (const [query, path] of cases) {
       const res = await client.get(usersPath(orgId, query));

@@ -25,14 +25,17 @@ export interface ApiHarness {
   close: () => Promise<void>;
 }
 
-/** Builds the app exactly as the composition root does, from `testConfig(overrides)`. */
+/**
+ * Builds the app exactly as the composition root does, from `testConfig(overrides)`; its store
+ * connection goes to `observe.storeUrl` when given (a proxy in front of the store).
+ */
 export async function openApiHarness(
   tag: string,
   overrides: Record<string, string> = {},
-  observe: { logger?: Logger } = {},
+  observe: { logger?: Logger; storeUrl?: string } = {},
 ): Promise<ApiHarness> {
   const config = testConfig(overrides);
-  const store = await openTestStore(tag);
+  const store = await openTestStore(tag, observe.storeUrl);
   const redis = createRedisConnection(config.redisUrl, 'producer');
   const logger = observe.logger ?? createLogger({ logLevel: 'silent' });
   const producers = createProducers(redis, config.queuePrefix, logger);
@@ -48,6 +51,7 @@ export async function openApiHarness(
     security: config.security,
     queuePrefix: config.queuePrefix,
     webhooks: config.webhooks,
+    console: config.console,
     ...producers,
   });
   return {

@@ -5,8 +5,14 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { Deactivation } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
 import { openApiHarness, type ApiHarness } from './api-harness';
-import { insertFixtures, orgFixture, userFixture } from './factories';
-import { acceptWithoutQueue, startTestWorkers, waitForRunStatus } from './run-helpers';
+import { seedStaffedOrg, type StaffedOrg } from './factories';
+import {
+  acceptWithoutWorkers,
+  openIdleProducer,
+  startTestWorkers,
+  waitForRunStatus,
+  type IdleProducer,
+} from './run-helpers';
 import { openTestRedis } from './test-env';
 
 /** The API of one test file on a real port, with real workers on the same queue prefix. */
@@ -15,6 +21,8 @@ export interface LifecycleHarness {
   server: Server;
   /** A plain Redis client for assertions. */
   redis: Redis;
+  /** A producer no worker serves, for runs that must stay as the test leaves them. */
+  idle: IdleProducer;
   /** Keys by scope, every organization: `all` is `*`. */
   keys: { all: string; read: string; write: string; purchases: string; delete: string };
   /** POST with a key (default `all`) and optional Idempotency-Key. */
@@ -32,6 +40,7 @@ export async function openLifecycleHarness(tag: string): Promise<LifecycleHarnes
   const server = h.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const redis = openTestRedis();
+  const idle = openIdleProducer();
   const key = async (scopes: string[]): Promise<string> =>
     (await createApiKey(h.models, { name: scopes.join('+'), scopes, orgIds: ['*'] })).key;
   const keys = {
@@ -45,6 +54,7 @@ export async function openLifecycleHarness(tag: string): Promise<LifecycleHarnes
     h,
     server,
     redis,
+    idle,
     keys,
     post: (path, body, options = {}) => {
       let req = request(server)
@@ -57,6 +67,7 @@ export async function openLifecycleHarness(tag: string): Promise<LifecycleHarnes
     },
     close: async () => {
       await workers.close();
+      await idle.close();
       await redis.quit();
       await new Promise<void>((resolve, reject) => {
         server.close((error) => {
@@ -70,20 +81,11 @@ export async function openLifecycleHarness(tag: string): Promise<LifecycleHarnes
 }
 
 /** An organization with two active admins (no request meets last_admin) and a manager. */
-export async function seedLifecycleOrg(
+export function seedLifecycleOrg(
   t: LifecycleHarness,
   extraUsers: (orgId: string) => User[] = () => [],
-): Promise<{ orgId: string; admin: User; admin2: User; manager: User; users: User[] }> {
-  const org = orgFixture();
-  const admin = userFixture(org._id, { role: 'admin' });
-  const admin2 = userFixture(org._id, { role: 'admin' });
-  const manager = userFixture(org._id, { role: 'manager' });
-  const users = extraUsers(org._id);
-  await insertFixtures(t.h.models, {
-    organizations: [org],
-    users: [admin, admin2, manager, ...users],
-  });
-  return { orgId: org._id, admin, admin2, manager, users };
+): Promise<StaffedOrg> {
+  return seedStaffedOrg(t.h.models, extraUsers);
 }
 
 /** Deactivates through the API and waits for the workers to complete the run. */
@@ -107,8 +109,8 @@ export async function deactivateAndWait(
 }
 
 /**
- * Makes `userId` inactive with a run of the given status, without queueing anything: a run
- * still `pending` (no worker will take it), or one marked `completed` / `failed` at once.
+ * Makes `userId` inactive through the real acceptance, on the idle producer (no worker takes
+ * the run): a run still `pending`, or one marked `completed` / `failed` at once.
  */
 export async function deactivateInStore(
   t: LifecycleHarness,
@@ -116,8 +118,9 @@ export async function deactivateInStore(
   status: 'pending' | 'completed' | 'failed',
 ): Promise<Deactivation> {
   const runId = `run_${input.userId}_${Date.now()}`;
-  const run = await acceptWithoutQueue(
+  const run = await acceptWithoutWorkers(
     t.h.models,
+    t.idle,
     { ...input, source: 'api', reason: null },
     new Date(),
     runId,

@@ -1,15 +1,16 @@
 import type { AppConfig } from '../../src/config/config';
-import {
-  assessDeactivation,
-  type DeactivationRequest,
-} from '../../src/deactivation/assess-deactivation';
-import { newRun } from '../../src/deactivation/request-deactivation';
+import { FlowProducer } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DeactivationRequest } from '../../src/deactivation/assess-deactivation';
+import { requestDeactivation } from '../../src/deactivation/request-deactivation';
+import { createRedisConnection } from '../../src/infra/redis-connection';
+import { createRedisLock, type KeyedLock } from '../../src/infra/redis-lock';
 import { createLogger, type Logger } from '../../src/logging/logger';
 import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/service-metrics';
 import type { Models } from '../../src/models/create-models';
 import type { Deactivation, RunStatus } from '../../src/models/deactivation.model';
 import { startWorkers } from '../../src/workers/start-workers';
-import { testConfig, type TestStore } from './test-env';
+import { deletePrefix, redisUrl, testConfig, uniqueName, type TestStore } from './test-env';
 
 /**
  * Polls MongoDB until the run reaches `status`; returns the run as stored then. Fails with the
@@ -57,31 +58,51 @@ export async function startTestWorkers(
 }
 
 /**
- * Accepts a deactivation the way `requestDeactivation` does (checks, run written, user
- * switched to inactive) without queueing anything: for tests that call the steps themselves.
- * `now` and `runId` are the caller's, so two databases can hold identical runs.
+ * A real producer whose flows no worker ever takes (a queue prefix of its own), and the lock
+ * acceptance needs: for tests that accept runs through the real path and run the steps
+ * themselves, or leave the runs pending. `close` deletes the prefix's keys.
  */
-export async function acceptWithoutQueue(
+export interface IdleProducer {
+  prefix: string;
+  /** The producer's own (fail-fast) connection, for queues opened on `prefix`. */
+  connection: Redis;
+  flows: FlowProducer;
+  locks: KeyedLock;
+  close: () => Promise<void>;
+}
+
+export function openIdleProducer(): IdleProducer {
+  const prefix = uniqueName('idle');
+  const connection = createRedisConnection(redisUrl, 'producer');
+  const flows = new FlowProducer({ connection, prefix });
+  return {
+    prefix,
+    connection,
+    flows,
+    locks: createRedisLock(connection, { prefix }),
+    close: async () => {
+      await flows.close();
+      await deletePrefix(connection, prefix);
+      connection.disconnect();
+    },
+  };
+}
+
+/**
+ * Accepts a deactivation through `requestDeactivation` itself (checks, run written, user
+ * switched to inactive, flow added) on an idle producer, so no worker runs it: for tests that
+ * call the steps themselves. `now` and `runId` are the caller's, so two databases can hold
+ * identical runs.
+ */
+export function acceptWithoutWorkers(
   models: Models,
+  idle: IdleProducer,
   request: DeactivationRequest,
   now: Date,
   runId: string,
 ): Promise<Deactivation> {
-  const { user, plan } = await assessDeactivation(models, request, now);
-  const run = newRun(request, user, plan, now, runId);
-  await models.deactivations.insertMany([run]);
-  const flipped = await models.users.updateOne(
-    { _id: user._id, orgId: request.orgId, status: 'active' },
-    {
-      $set: {
-        status: 'inactive',
-        deactivatedAt: now,
-        deactivatedBy: request.actorId,
-        deactivationId: run._id,
-        allowReactivationOnPurchase: plan.allowReactivationOnPurchase,
-      },
-    },
-  );
-  if (flipped.modifiedCount !== 1) throw new Error(`user ${user._id} was not active`);
-  return run;
+  return requestDeactivation({ models, flows: idle.flows, locks: idle.locks }, request, {
+    now,
+    runId,
+  });
 }

@@ -82,8 +82,11 @@ describe('assertActorMayActOn', () => {
     }).not.toThrow();
   });
 
+  it('refuses an actor that names no user of the organization with 404 not_found', () => {
+    expect(actorRefusal(null, member())).toMatchObject({ code: 'not_found', httpStatus: 404 });
+  });
+
   it.each([
-    ['a missing actor', null],
     ['a customer actor, even with role admin', customer('c', 'admin')],
     ['an inactive admin', { ...admin(), status: 'inactive' as const }],
     ['a deleted admin', { ...admin(), status: 'deleted' as const }],
@@ -179,7 +182,6 @@ describe('assertMayDeactivate', () => {
     };
 
     it.each([
-      ['a missing actor', null, 'actor_not_allowed'],
       ['an inactive actor', { ...admin(), status: 'inactive' as const }, 'actor_not_allowed'],
       ['a customer actor', customer(), 'actor_not_allowed'],
       ['a member actor', member(), 'actor_not_allowed'],

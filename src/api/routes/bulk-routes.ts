@@ -36,7 +36,13 @@ export function bulkRoutes(deps: {
       body: bulkBodySchema,
       idempotent: true,
       responses: {
-        202: { description: 'Accepted; Location names it', schema: bulkSchema },
+        202: {
+          description: 'Accepted; Location names it',
+          schema: bulkSchema,
+          headers: {
+            Location: { description: 'The bulk deactivation', type: 'string', required: true },
+          },
+        },
         ...commonErrorResponses,
       },
       handler: async ({ params, body }) => {

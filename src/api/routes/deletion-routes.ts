@@ -32,11 +32,6 @@ export function deletionRoutes(deps: { models: Models; flows: FlowProducer }): R
             'State conflict: not_deactivated (details.deactivationId, runStatus), user_deleted, idempotency_in_flight',
           schema: errorResponseSchema,
         },
-        413: { description: 'Body over 100 kB', schema: errorResponseSchema },
-        422: {
-          description: 'Idempotency-Key reused with a different body',
-          schema: errorResponseSchema,
-        },
       },
       handler: async ({ params, body }) => ({
         status: 202,

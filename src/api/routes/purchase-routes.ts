@@ -1,11 +1,7 @@
 import { checkPurchase } from '../../lifecycle/check-purchase';
 import type { Models } from '../../models/create-models';
 import { defineRoute, type RouteDefinition } from '../route-definition';
-import {
-  commonErrorResponses,
-  errorResponseSchema,
-  orgParamsSchema,
-} from '../schemas/common-schemas';
+import { commonErrorResponses, orgParamsSchema } from '../schemas/common-schemas';
 import { purchaseCheckBodySchema, purchaseCheckResultSchema } from '../schemas/lifecycle-schemas';
 
 /** `/v1/orgs/:orgId/purchases/check`: the purchase-time blocklist check. */
@@ -26,7 +22,6 @@ export function purchaseRoutes(deps: { models: Models }): RouteDefinition[] {
           schema: purchaseCheckResultSchema,
         },
         ...commonErrorResponses,
-        413: { description: 'Body over 100 kB', schema: errorResponseSchema },
       },
       handler: async ({ params, body }) => ({
         status: 200,

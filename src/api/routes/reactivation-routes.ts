@@ -29,11 +29,6 @@ export function reactivationRoutes(deps: { models: Models }): RouteDefinition[] 
             'State conflict: already_active, deactivation_in_progress (details.deactivationId), user_deleted, idempotency_in_flight',
           schema: errorResponseSchema,
         },
-        413: { description: 'Body over 100 kB', schema: errorResponseSchema },
-        422: {
-          description: 'Idempotency-Key reused with a different body',
-          schema: errorResponseSchema,
-        },
       },
       handler: async ({ params, body }) => {
         const user = await reactivateUser(models, { ...body, orgId: params.orgId }, new Date());

@@ -16,7 +16,7 @@ import {
   updateEndpoint,
   type EndpointDeps,
 } from '../../webhooks/endpoint-repository';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { decodePageCursor, encodeCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -77,12 +77,18 @@ export function webhookRoutes(deps: {
       params: orgParamsSchema,
       body: createWebhookSchema,
       responses: {
-        201: { description: 'The endpoint and its whsec_ secret', schema: webhookWithSecretSchema },
+        201: {
+          description: 'The endpoint and its whsec_ secret',
+          schema: webhookWithSecretSchema,
+          headers: {
+            Location: { description: 'The endpoint', type: 'string', required: true },
+          },
+        },
         ...refusals,
         503: {
+          ...commonErrorResponses[503],
           description:
             'webhooks_not_configured: SECRETS_KEY is not set; or a backing service is down',
-          schema: errorResponseSchema,
         },
       },
       handler: async ({ params, body, apiKey }) => {
@@ -209,10 +215,11 @@ export function webhookRoutes(deps: {
         const endpoint = await findEndpoint(models, params.orgId, params.id);
         const filter: Record<string, unknown> = { endpointId: endpoint._id };
         if (query.status !== undefined) filter.status = query.status;
-        if (query.cursor !== undefined) {
-          const [createdAt, id] = decodeCursor(query.cursor, 2);
-          const at = new Date(Number(createdAt));
-          filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: String(id) } }];
+        const after = decodePageCursor(query.cursor);
+        if (after !== null) {
+          // Never null here: the cursor is decoded without `nullableTime`.
+          const at = new Date(after.at ?? 0);
+          filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: after.id } }];
         }
         const deliveries = await models.webhookDeliveries
           .find(filter)

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { runStatuses, stepNames, stepStatuses, runSources } from '../../models/deactivation.model';
-import { idSchema, limitSchema, orgParamsSchema } from './common-schemas';
+import { idSchema, limitSchema, orgParamsSchema, textSchema } from './common-schemas';
 
 export const deactivationBodySchema = z.strictObject({
   userId: idSchema,
   actorId: idSchema,
-  reason: z.string().max(1000).optional(),
+  reason: textSchema(1000).optional(),
   allowReactivationOnPurchase: z.boolean().optional(),
 });
 

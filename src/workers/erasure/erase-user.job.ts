@@ -6,6 +6,7 @@ import type { Logger } from '../../logging/logger';
 import type { Models } from '../../models/create-models';
 import type { User } from '../../models/user.model';
 import type { ErasureJobData } from '../../queues/erasure-queue';
+import { eraseReasonsInStoredResponses } from '../../idempotency/erase-stored-reasons';
 import { recordUserDeleted } from '../../webhooks/webhook-facts';
 
 /** What an erasure reports: ids and the tombstone's time, nothing personal. */
@@ -47,16 +48,7 @@ async function eraseReasons(models: Models, user: User): Promise<void> {
       { orgId, 'data.reason': { $exists: true }, ...about({ subjectId: userId }, 'data.reason') },
       { $unset: { 'data.reason': 1 } },
     ),
-    // Only responses are stored (a request is kept as a hash); run views carry the reason. Not
-    // indexed: the collection holds one day of responses, and erasures are rare.
-    models.idempotencyRecords.updateMany(
-      {
-        'responseBody.orgId': orgId,
-        'responseBody.reason': { $ne: null },
-        ...about({ 'responseBody.userId': userId }, 'responseBody.reason'),
-      },
-      { $set: { 'responseBody.reason': null } },
-    ),
+    eraseReasonsInStoredResponses(models, { orgId, userId, mentions }),
   ]);
 }
 
@@ -74,7 +66,7 @@ async function eraseReasons(models: Models, user: User): Promise<void> {
  *   first or last name as a word; see {@link mentionPattern}) anywhere in the organization. A
  *   bulk of many users keeps a reason that does not name them: it is about the whole selection.
  *   Everything else these collections hold is ids, codes, counts and dates;
- * - `users`: the tombstone — `email`, `firstName`, `lastName` unset; `emailHash` (SHA-256 of the
+ * - `users`: the tombstone — `email`, `firstName`, `lastName`, `externalId` unset; `emailHash` (SHA-256 of the
  *   normalized email) and `deletedAt` set; ids, kind, role, status and dates stay.
  *
  * Opportunities need nothing: open ones were transferred by the deactivation and closed ones
@@ -113,7 +105,7 @@ export async function eraseUser(
   await models.users.updateOne(
     { _id: userId, orgId, status: 'deleted' },
     {
-      $unset: { email: 1, firstName: 1, lastName: 1 },
+      $unset: { email: 1, firstName: 1, lastName: 1, externalId: 1 },
       $set: { deletedAt, ...(emailHash === null ? {} : { emailHash }) },
     },
   );
@@ -127,7 +119,7 @@ export interface ErasureJobDeps {
 }
 
 /** The `erase` job of the `erasures` queue. */
-export async function processErasureJob(
+export async function eraseUserJob(
   job: Job<ErasureJobData>,
   deps: ErasureJobDeps,
 ): Promise<ErasureResult> {

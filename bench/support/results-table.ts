@@ -1,0 +1,112 @@
+import type { Row } from './sampled-row';
+
+/** What `npm run bench` writes to bench/results/latest.json (the fields the table reads). */
+export interface BenchReport {
+  date: string;
+  durationSeconds: number;
+  /** Free text given with `--note` (say, that the machine was shared). */
+  note?: string | null;
+  machine: {
+    cpus: number;
+    cpuModel: string | null;
+    memoryGb: number;
+    platform: string;
+    node: string;
+    /** 1-minute load average when the run started and ended. */
+    loadAverage?: { start: number; end: number };
+  };
+  store: { mongo: string; redis: string };
+  sizes: { samples: number } & Record<string, unknown>;
+  rows: Row[];
+  failures: Record<string, string>;
+}
+
+/** Where the README's generated block starts and ends. */
+export const tableMarkers = {
+  start:
+    '<!-- bench-table:start (npm run bench:table writes this from bench/results/latest.json) -->',
+  end: '<!-- bench-table:end -->',
+} as const;
+
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
+  return value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
+}
+
+const header = ['scenario', 'offboard', 'floor', 'ratio', 'spread', 'target', 'met'];
+
+function cells(r: Row): string[] {
+  return [
+    `${r.scenario}: ${r.metric}`,
+    `${formatNumber(r.offboard)} ${r.unit}`,
+    `${formatNumber(r.floor)} ${r.unit}`,
+    `${r.ratio.toFixed(2)}×`,
+    `${r.ratioMin.toFixed(2)}–${r.ratioMax.toFixed(2)}×`,
+    `${r.direction === '>=' ? '≥' : '≤'} ${r.target}×`,
+    r.met ? 'yes' : 'no',
+  ];
+}
+
+/**
+ * The rows as a table: plain text for the terminal, or markdown padded the way prettier pads
+ * it (so the README stays `prettier --check` clean). offboard and floor are the medians of their
+ * samples, ratio the median of the per-sample ratios, spread their smallest–largest.
+ */
+export function resultsTable(rows: Row[], markdown: boolean): string {
+  const lines = rows.map(cells);
+  const widths = header.map((_, i) =>
+    Math.max(markdown ? 3 : 0, ...[header, ...lines].map((line) => (line[i] ?? '').length)),
+  );
+  const pad = (line: string[]): string[] => line.map((cell, i) => cell.padEnd(widths[i] ?? 0));
+  if (markdown) {
+    return [pad(header), widths.map((w) => '-'.repeat(w)), ...lines.map(pad)]
+      .map((line) => `| ${line.join(' | ')} |`)
+      .join('\n');
+  }
+  return [
+    pad(header).join(' | '),
+    widths.map((w) => '-'.repeat(w)).join('-+-'),
+    ...lines.map((line) => pad(line).join(' | ')),
+  ]
+    .map((line) => line.trimEnd())
+    .join('\n');
+}
+
+/** The README's generated block: where and how the figures were measured, the table, failures. */
+export function readmeBlock(report: BenchReport): string {
+  const { machine } = report;
+  const load = machine.loadAverage
+    ? `, 1-minute load average ${machine.loadAverage.start.toFixed(1)} at the start and ${machine.loadAverage.end.toFixed(1)} at the end`
+    : '';
+  const samples = report.sizes.samples;
+  const lines = [
+    `Run of ${report.date.slice(0, 10)} (${machine.cpus} × ${machine.cpuModel ?? 'unknown CPU'}, ` +
+      `${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}${load}; ` +
+      `store ${report.store.mongo}, Redis ${report.store.redis}; ` +
+      `${samples} alternating sample${samples === 1 ? '' : 's'} per ratio; ` +
+      `${Math.round(report.durationSeconds)} s).`,
+  ];
+  if (report.note) lines.push('', `Note: ${report.note}`);
+  lines.push('', resultsTable(report.rows, true));
+  const failed = Object.entries(report.failures);
+  if (failed.length > 0) {
+    lines.push(
+      '',
+      ...failed.map(
+        ([scenario, message]) => `- ${scenario}: failed (${message.split('\n')[0] ?? ''})`,
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `text` with the block between the markers replaced; throws when the markers are missing. */
+export function replaceBlock(text: string, block: string): string {
+  const start = text.indexOf(tableMarkers.start);
+  const end = text.indexOf(tableMarkers.end);
+  if (start === -1 || end === -1 || end < start) {
+    throw new Error(`the markers ${tableMarkers.start} … ${tableMarkers.end} are missing`);
+  }
+  return `${text.slice(0, start + tableMarkers.start.length)}\n\n${block}\n\n${text.slice(end)}`;
+}
