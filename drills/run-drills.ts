@@ -20,6 +20,7 @@ import {
   type DrillContext,
   type DrillReport,
 } from './drills';
+import { webhookReceiverDown } from './webhook-receiver-down';
 
 const drills = {
   storm: workerKillStorm,
@@ -29,6 +30,7 @@ const drills = {
   'flaky-network': flakyNetwork,
   'redis-full': redisFull,
   'operator-retries': operatorRetries,
+  'webhook-receiver-down': webhookReceiverDown,
 } as const;
 
 const { values } = parseArgs({

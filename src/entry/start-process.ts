@@ -89,6 +89,7 @@ async function startRoles(
       dashboard: config.dashboard,
       security: config.security,
       queuePrefix: config.queuePrefix,
+      webhooks: config.webhooks,
       console: config.console,
       ...producers,
     });

@@ -1,4 +1,4 @@
-import { FlowProducer, Queue, Worker } from 'bullmq';
+import { FlowProducer, Queue, Worker, type BackoffStrategy } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config';
 import { completeRunJob, runStepJob } from '../deactivation/deactivation-flow.job';
@@ -27,6 +27,7 @@ import { processBulkJob } from '../bulk/process-bulk.job';
 import { recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
 import { startSchedulerUpkeep } from './scheduler-upkeep';
+import { startWebhookDelivery, type WebhookDelivery } from '../webhooks/webhook-delivery-runtime';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -47,9 +48,15 @@ export const declaredJobs = declaredKinds(jobKinds);
 
 function buildRegistry(
   deps: WorkerDeps,
-  queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue; locks: KeyedLock },
+  queues: {
+    flows: FlowProducer;
+    runsQueue: Queue;
+    bulkQueue: Queue;
+    locks: KeyedLock;
+    webhooks: WebhookDelivery;
+  },
 ): JobRegistry {
-  const { flows, runsQueue, bulkQueue, locks } = queues;
+  const { flows, runsQueue, bulkQueue, locks, webhooks } = queues;
   const { models, logger, config, metrics } = deps;
   const step = (job: Parameters<typeof runStepJob>[0]): Promise<unknown> =>
     runStepJob(job, { models, logger, metrics, locks });
@@ -76,13 +83,16 @@ function buildRegistry(
         }),
     },
     [queueNames.sweeps]: { sweep: (job) => runSweepJob(job, { models, bulkQueue, logger }) },
+    [queueNames.webhooks]: { deliver: webhooks.deliver },
     [queueNames.maintenance]: {
       'expire-idempotency-records': () => expireIdempotencyRecordsJob(models),
-      'reconcile-runs': () =>
-        reconcileRunsJob(
+      'reconcile-runs': async () => ({
+        ...(await reconcileRunsJob(
           { models, flows, runsQueue, logger },
           { graceMs: config.reconcileGraceMs },
-        ),
+        )),
+        webhooks: await webhooks.reconcile(config.reconcileGraceMs),
+      }),
     },
   });
 }
@@ -108,9 +118,15 @@ function servedQueues(config: AppConfig, registry: JobRegistry): QueueName[] {
 function startWorker(
   queue: QueueName,
   registry: JobRegistry,
-  shared: { connection: Redis; config: AppConfig; errors: ErrorIncidentLog },
+  shared: {
+    connection: Redis;
+    config: AppConfig;
+    errors: ErrorIncidentLog;
+    /** The custom backoff strategies (the webhooks queue's). */
+    backoffStrategy: BackoffStrategy;
+  },
 ): Worker {
-  const { connection, config, errors } = shared;
+  const { connection, config, errors, backoffStrategy } = shared;
   const worker = new Worker(
     queue,
     async (job, token) => {
@@ -127,6 +143,7 @@ function startWorker(
       lockDuration: config.workerLockDurationMs,
       stalledInterval: config.workerLockDurationMs,
       maxStalledCount: 5,
+      settings: { backoffStrategy },
     },
   );
   errors.watch(worker, 'worker', `worker:${queue}`);
@@ -150,7 +167,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   for (const queue of [runsQueue, maintenance, bulkQueue, sweepsQueue]) {
     errors.watch(queue, 'worker', queue.name);
   }
-  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
+  const webhooks = startWebhookDelivery(deps, connection);
+  errors.watch(webhooks.queue, 'worker', webhooks.queue.name);
+  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks, webhooks });
   assertRegistryComplete(registry, declaredJobs);
 
   const upkeep = await startSchedulerUpkeep({
@@ -164,7 +183,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   });
 
   const workers = servedQueues(config, registry).map((queue) =>
-    startWorker(queue, registry, { connection, config, errors }),
+    startWorker(queue, registry, {
+      connection,
+      config,
+      errors,
+      backoffStrategy: webhooks.backoffStrategy,
+    }),
   );
   logger.info(
     {
@@ -179,6 +203,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     close: async () => {
       upkeep.stop();
       await Promise.all(workers.map((worker) => worker.close()));
+      await webhooks.close();
       await Promise.all([
         flows.close(),
         runsQueue.close(),
