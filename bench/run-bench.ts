@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { apiScenario } from './scenarios/api';
 import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
+import { scaleOutScenario } from './scenarios/scale-out';
 import { sweepScenario } from './scenarios/sweep';
 import { webhookCostScenario } from './scenarios/webhooks';
 import { benchConfig } from './support/common';
@@ -28,7 +29,15 @@ import { largeUser, smallUser } from './support/fixtures';
 import { resultsTable, type BenchReport } from './support/results-table';
 import { writeReadmeTable } from './write-readme-table';
 
-const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep', 'webhooks'] as const;
+const scenarios = [
+  'throughput',
+  'latency',
+  'redis',
+  'api',
+  'sweep',
+  'webhooks',
+  'scale-out',
+] as const;
 type Scenario = (typeof scenarios)[number];
 
 const { values } = parseArgs({
@@ -143,6 +152,14 @@ async function main(): Promise<void> {
         case 'webhooks':
           result = await webhookCostScenario({
             runs: sizes.redisRuns,
+            concurrency: sizes.concurrency,
+            samples: sizes.samples,
+            size: smallUser,
+          });
+          break;
+        case 'scale-out':
+          result = await scaleOutScenario({
+            users: sizes.users,
             concurrency: sizes.concurrency,
             samples: sizes.samples,
             size: smallUser,

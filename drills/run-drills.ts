@@ -9,6 +9,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/config';
+import { clusterFailover } from './cluster-drill';
 import {
   flakyNetwork,
   operatorRetries,
@@ -31,6 +32,7 @@ const drills = {
   'redis-full': redisFull,
   'operator-retries': operatorRetries,
   'webhook-receiver-down': webhookReceiverDown,
+  cluster: clusterFailover,
 } as const;
 
 const { values } = parseArgs({

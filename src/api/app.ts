@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FlowProducer, Queue } from 'bullmq';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
 import { createRedisLock } from '../infra/redis-lock';
@@ -39,12 +38,13 @@ import { sweepPolicyRoutes } from './routes/sweep-policy-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { userRoutes } from './routes/user-routes';
 import { webhookRoutes } from './routes/webhook-routes';
+import type { RedisClient } from '../infra/redis-connection';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
 export interface ApiDeps {
   mongo: Connection;
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   flows: FlowProducer;
   /** Producer of bulk-deactivation jobs. */
   bulkQueue: Queue;

@@ -6,6 +6,7 @@ import { parseAddressRange, type AddressRange } from '../webhooks/address-range'
 const defaultRetrySchedule = [
   5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
 ];
+import { hashTagOf, parseRedisTarget, type RedisTarget } from './redis-target';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -20,7 +21,10 @@ const configSchema = z
       .default('mongodb://127.0.0.1:27017/offboard'),
     REDIS_URL: z
       .string()
-      .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+      .refine(
+        (url) => parseRedisTarget(url) !== null,
+        'must be a redis:// or rediss:// URL, or redis+cluster://host1:port1,host2:port2',
+      )
       .default('redis://127.0.0.1:6379'),
     MONGO_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -30,8 +34,13 @@ const configSchema = z
     DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
     QUEUE_PREFIX: z
       .string()
-      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
-      .default('offboard'),
+      .regex(
+        /^[A-Za-z0-9_-]*(\{[A-Za-z0-9_-]+\})?[A-Za-z0-9_-]*$/,
+        'letters, digits, _ and -, with at most one {hash tag}',
+      )
+      .refine((prefix) => prefix.length > 0, 'must not be empty')
+      // A Redis Cluster hashes only the tag: every queue of a flow then shares one slot.
+      .default('{offboard}'),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     WORKER_QUEUES: z
       .string()
@@ -95,6 +104,14 @@ const configSchema = z
     path: ['CONSOLE_SESSION_IDLE_MINUTES'],
   })
   .refine(
+    (env) => parseRedisTarget(env.REDIS_URL)?.mode !== 'cluster' || hashTagOf(env.QUEUE_PREFIX),
+    {
+      message:
+        'on a Redis Cluster (redis+cluster://) QUEUE_PREFIX needs a {hash tag}, e.g. {offboard}: a flow spans several queues, and without a tag their keys land in different slots (CROSSSLOT)',
+      path: ['QUEUE_PREFIX'],
+    },
+  )
+  .refine(
     (env) => (env.DASHBOARD_USERNAME === undefined) === (env.DASHBOARD_PASSWORD === undefined),
     {
       message: 'DASHBOARD_USERNAME and DASHBOARD_PASSWORD go together: set both or neither',
@@ -105,7 +122,10 @@ const configSchema = z
 /** Everything the processes are configured with, parsed once at start-up. */
 export interface AppConfig {
   mongoUrl: string;
+  /** `REDIS_URL` as given; {@link AppConfig.redis} is what it names. */
   redisUrl: string;
+  /** One Redis server or a Redis Cluster's nodes. */
+  redis: RedisTarget;
   /** Connections per process to the store. */
   mongoMaxPoolSize: number;
   port: number;
@@ -113,6 +133,10 @@ export interface AppConfig {
   metricsPort: number | null;
   logLevel: (typeof logLevels)[number];
   dashboard: { username: string; password: string } | null;
+  /**
+   * The base key prefix of the queues (`{offboard}`); a queue outside every flow may have a tag
+   * of its own (`queuePrefixFor` in src/queues/queue-names.ts).
+   */
   queuePrefix: string;
   workerConcurrency: number;
   /** The queues this process's workers serve; `null` for all. */
@@ -199,9 +223,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     });
   }
   const value = parsed.data;
+  const redis = parseRedisTarget(value.REDIS_URL);
+  if (redis === null) throw new AppError('config_invalid', 'REDIS_URL: not a Redis URL');
   return {
     mongoUrl: value.MONGO_URL,
     redisUrl: value.REDIS_URL,
+    redis,
     mongoMaxPoolSize: value.MONGO_MAX_POOL_SIZE,
     port: value.PORT,
     metricsPort: value.METRICS_PORT ?? null,

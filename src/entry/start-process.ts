@@ -1,11 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { createMetricsApp } from '../api/admin/metrics-app';
 import { createApp } from '../api/app';
 import { loadConfig, type AppConfig } from '../config/config';
 import { seedDemo } from '../demo/seed-demo';
 import { connectMongo, reopenMongo } from '../infra/mongo-connection';
-import { createRedisConnection } from '../infra/redis-connection';
+import { createRedisConnection, type RedisClient } from '../infra/redis-connection';
 import { warnUnlessNoEviction } from '../infra/redis-eviction-policy';
 import { watchStoreMonitor, type StoreMonitorWatchdog } from '../infra/store-monitor-watchdog';
 import { createLogger, type Logger } from '../logging/logger';
@@ -36,7 +35,7 @@ async function seedIfEmpty(models: Models, logger: Logger): Promise<void> {
 interface Stores {
   mongo: Connection;
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   producers: Producers;
   metrics: ServiceMetrics;
   storeWatchdog: StoreMonitorWatchdog;

@@ -1,5 +1,5 @@
 import { Queue, type BackoffStrategy, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
@@ -33,7 +33,7 @@ export interface WebhookDelivery {
  */
 export function startWebhookDelivery(
   deps: { config: AppConfig; models: Models; logger: Logger; metrics: ServiceMetrics },
-  connection: Redis,
+  connection: RedisClient,
 ): WebhookDelivery {
   const { config, models, logger, metrics } = deps;
   const settings = config.webhooks;

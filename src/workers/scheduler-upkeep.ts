@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../infra/redis-connection';
 import type { AppConfig } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
@@ -14,7 +14,7 @@ export interface SchedulerUpkeepDeps {
   models: Models;
   logger: Logger;
   metrics: ServiceMetrics;
-  connection: Redis;
+  connection: RedisClient;
   maintenance: Queue;
   sweepsQueue: Queue;
 }

@@ -1,9 +1,8 @@
 import { FlowProducer, Queue, Worker, type BackoffStrategy } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config';
 import { completeRunJob, runStepJob } from '../deactivation/deactivation-flow.job';
 import { AppError } from '../errors/app-error';
-import { createRedisConnection } from '../infra/redis-connection';
+import { createRedisConnection, type RedisClient } from '../infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
 import { createErrorIncidentLog, type ErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
@@ -11,7 +10,7 @@ import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import { jobKind } from '../queues/job-ids';
 import { jobKinds } from '../queues/job-kinds';
-import { queueNames, type QueueName } from '../queues/queue-names';
+import { queueNames, queuePrefixFor, type QueueName } from '../queues/queue-names';
 import { eraseUserJob } from './erasure/erase-user.job';
 import { toJobError } from './job-error';
 import {
@@ -119,7 +118,7 @@ function startWorker(
   queue: QueueName,
   registry: JobRegistry,
   shared: {
-    connection: Redis;
+    connection: RedisClient;
     config: AppConfig;
     errors: ErrorIncidentLog;
     /** The custom backoff strategies (the webhooks queue's). */
@@ -138,7 +137,7 @@ function startWorker(
     },
     {
       connection,
-      prefix: config.queuePrefix,
+      prefix: queuePrefixFor(config.queuePrefix, queue),
       concurrency: config.workerConcurrency,
       lockDuration: config.workerLockDurationMs,
       stalledInterval: config.workerLockDurationMs,
@@ -157,7 +156,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const prefix = config.queuePrefix;
   const flows = new FlowProducer({ connection, prefix });
   const runsQueue = new Queue(queueNames.runs, { connection, prefix });
-  const maintenance = new Queue(queueNames.maintenance, { connection, prefix });
+  const maintenance = new Queue(queueNames.maintenance, {
+    connection,
+    prefix: queuePrefixFor(prefix, queueNames.maintenance),
+  });
   const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
   const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
   const locks = createRedisLock(connection, { prefix });

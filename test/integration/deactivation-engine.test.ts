@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createRedisLock } from '../../src/infra/redis-lock';
@@ -33,10 +32,11 @@ import {
   redisUrl,
   type TestStore,
 } from '../support/test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 let store: TestStore;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let producer: Redis;
+let producer: RedisClient;
 let flows: FlowProducer;
 let stepsQueue: Queue;
 let runsQueue: Queue;

@@ -1,7 +1,6 @@
 import { FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
-import { createRedisConnection } from '../../src/infra/redis-connection';
+import { createRedisConnection, type RedisClient } from '../../src/infra/redis-connection';
 import { createRedisLock } from '../../src/infra/redis-lock';
 import type { SweepPolicy } from '../../src/models/organization.model';
 import { runJobId } from '../../src/queues/job-ids';
@@ -27,7 +26,7 @@ import { openTestStore, type TestStore } from '../support/test-env';
 let redis: PrivateRedis;
 let store: TestStore;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let producer: Redis;
+let producer: RedisClient;
 let flows: FlowProducer;
 let steps: Queue;
 let maintenance: Queue;

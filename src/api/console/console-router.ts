@@ -1,6 +1,5 @@
 import path from 'node:path';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { AppConfig, ConsoleConfig } from '../../config/config';
 import { AppError } from '../../errors/app-error';
@@ -17,6 +16,7 @@ import {
   type ConsoleSessions,
   type OpenSession,
 } from './console-sessions';
+import type { RedisClient } from '../../infra/redis-connection';
 
 /** Where the console is mounted. */
 export const consolePath = '/admin';
@@ -27,7 +27,7 @@ export const consoleCookie = 'offboard_console';
 /** What the console needs. */
 export interface ConsoleDeps {
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   console: ConsoleConfig;
   /** Whether the queue dashboard is on, so runs can link to their jobs. */

@@ -1,5 +1,4 @@
 import type { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { assessDeactivation } from '../../deactivation/assess-deactivation';
 import { getRun, listRuns } from '../../deactivation/list-runs';
 import { requestDeactivation } from '../../deactivation/request-deactivation';
@@ -23,6 +22,7 @@ import {
   runParamsSchema,
   runSchema,
 } from '../schemas/deactivation-schemas';
+import type { RedisClient } from '../../infra/redis-connection';
 
 const conflict = {
   description:
@@ -122,7 +122,7 @@ function listRunsRoute(models: Models): RouteDefinition {
 export function deactivationRoutes(deps: {
   models: Models;
   flows: FlowProducer;
-  redis: Redis;
+  redis: RedisClient;
 }): RouteDefinition[] {
   const { models, flows } = deps;
   // Under the queue prefix, like the workers' locks.
