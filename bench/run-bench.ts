@@ -22,13 +22,22 @@ import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
 import { scaleOutScenario } from './scenarios/scale-out';
 import { sweepScenario } from './scenarios/sweep';
+import { webhookCostScenario } from './scenarios/webhooks';
 import { benchConfig } from './support/common';
 import type { Row } from './support/sampled-row';
 import { largeUser, smallUser } from './support/fixtures';
 import { resultsTable, type BenchReport } from './support/results-table';
 import { writeReadmeTable } from './write-readme-table';
 
-const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep', 'scale-out'] as const;
+const scenarios = [
+  'throughput',
+  'latency',
+  'redis',
+  'api',
+  'sweep',
+  'webhooks',
+  'scale-out',
+] as const;
 type Scenario = (typeof scenarios)[number];
 
 const { values } = parseArgs({
@@ -139,6 +148,14 @@ async function main(): Promise<void> {
           break;
         case 'sweep':
           result = await sweepScenario({ users: sizes.sweepUsers, samples: sizes.samples });
+          break;
+        case 'webhooks':
+          result = await webhookCostScenario({
+            runs: sizes.redisRuns,
+            concurrency: sizes.concurrency,
+            samples: sizes.samples,
+            size: smallUser,
+          });
           break;
         case 'scale-out':
           result = await scaleOutScenario({

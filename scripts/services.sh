@@ -8,6 +8,7 @@
 #   bash scripts/services.sh stop              stop what this script started
 #   bash scripts/services.sh status            say what answers
 #   bash scripts/services.sh build-ferretdb    only build the FerretDB binary into the cache
+#   bash scripts/services.sh secrets-key       print the local SECRETS_KEY (made once in .data)
 #   bash scripts/services.sh chromium [--quiet]  install Debian's Chromium for the browser test
 #                                              when it is missing (jest's global setup calls it)
 #   bash scripts/services.sh cluster start|stop|status|url [--quiet]
@@ -298,6 +299,18 @@ stop_all() {
   fi
 }
 
+# The local default's SECRETS_KEY (webhook secrets at rest): made once, kept in the git-ignored
+# data folder, readable by this user only. Nothing is printed when MONGO_URL names another store:
+# its key is that deployment's to set, never one made up on this disk.
+secrets_key() {
+  [ -z "${MONGO_URL:-}" ] || return 0
+  local file="$data_dir/secrets-key"
+  if [ ! -s "$file" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$file")
+  fi
+  cat "$file"
+}
+
 status() {
   port_answers "$redis_port" && echo "redis: answers on $redis_port" || echo "redis: down"
   port_answers "$pg_port" && echo "postgresql: answers on $pg_port" || echo "postgresql: down"
@@ -313,6 +326,7 @@ case "$command" in
   stop) stop_all ;;
   status) status ;;
   build-ferretdb) build_ferretdb ;;
+  secrets-key) secrets_key ;;
   chromium) ensure_chromium ;;
   cluster)
     [ "${3:-}" = "--quiet" ] && quiet=1
@@ -324,5 +338,5 @@ case "$command" in
       *) echo "usage: services.sh cluster start|stop|status|url [--quiet]" >&2; exit 2 ;;
     esac
     ;;
-  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb | chromium [--quiet] | cluster start|stop|status|url" >&2; exit 2 ;;
+  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb | secrets-key | chromium [--quiet] | cluster start|stop|status|url" >&2; exit 2 ;;
 esac

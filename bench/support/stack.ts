@@ -24,6 +24,8 @@ export interface StackOptions {
   concurrency: number;
   /** Folder for `--cpu-prof` profiles of the processes (BENCH_CPU_PROF), or null. */
   cpuProfDir: string | null;
+  /** More environment for the processes (a scenario's own settings). */
+  env?: Record<string, string>;
   /** The queues a worker serves (WORKER_QUEUES); the two deactivation queues when absent. */
   queues?: QueueName[];
 }
@@ -51,6 +53,7 @@ export function startBenchProcess(
         WORKER_CONCURRENCY: String(options.concurrency),
         LOG_LEVEL: 'warn',
         PORT: String(port),
+        ...options.env,
         ...(options.queues ? { WORKER_QUEUES: options.queues.join(',') } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ import {
   type AppConfig,
   type ConsoleConfig,
   type SecurityConfig,
+  type WebhookConfig,
 } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
@@ -36,6 +37,7 @@ import { reactivationRoutes } from './routes/reactivation-routes';
 import { sweepPolicyRoutes } from './routes/sweep-policy-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { userRoutes } from './routes/user-routes';
+import { webhookRoutes } from './routes/webhook-routes';
 import type { RedisClient } from '../infra/redis-connection';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
@@ -58,6 +60,8 @@ export interface ApiDeps {
   queuePrefix: string;
   metrics: ServiceMetrics;
   logger: Logger;
+  /** Webhook settings (SECRETS_KEY, allowed addresses); absent, creating a webhook is refused. */
+  webhooks?: WebhookConfig;
   /** The admin console's sessions; the configuration's defaults when absent. */
   console?: ConsoleConfig;
 }
@@ -76,6 +80,7 @@ export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
     ...bulkItemRoutes(deps),
     ...sweepRoutes(deps),
     ...sweepPolicyRoutes(deps),
+    ...webhookRoutes(deps),
   ];
 }
 

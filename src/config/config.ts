@@ -1,5 +1,11 @@
 import { z } from 'zod';
 import { AppError } from '../errors/app-error';
+import { parseAddressRange, type AddressRange } from '../webhooks/address-range';
+
+/** §8's retry delays of a webhook delivery: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+const defaultRetrySchedule = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
 import { hashTagOf, parseRedisTarget, type RedisTarget } from './redis-target';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -43,6 +49,7 @@ const configSchema = z
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+    SCHEDULER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
     AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
     AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
@@ -54,6 +61,27 @@ const configSchema = z
         'a number of proxy hops, or comma-separated proxy addresses, CIDR ranges or express names (loopback, uniquelocal)',
       )
       .optional(),
+    SECRETS_KEY: z
+      .string()
+      .refine(
+        (value) =>
+          /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32,
+        'must be the base64 of 32 random bytes (openssl rand -base64 32)',
+      )
+      .optional(),
+    WEBHOOK_ALLOWED_ADDRESSES: z
+      .string()
+      .refine(
+        (value) => value.split(',').every((entry) => parseAddressRange(entry.trim()) !== null),
+        'comma-separated IP addresses or CIDR ranges (127.0.0.1/32, 10.0.0.0/8, ::1/128)',
+      )
+      .optional(),
+    WEBHOOK_RETRY_SCHEDULE_MS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'comma-separated delays in milliseconds')
+      .default(defaultRetrySchedule.join(',')),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
     CONSOLE_SESSION_IDLE_MINUTES: z.coerce
       .number()
       .int()
@@ -118,12 +146,33 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   /** Runs younger than this are left to the request that is still enqueueing them. */
   reconcileGraceMs: number;
+  /**
+   * How often each worker process checks that the job schedulers (reconciler, sweeps) are still
+   * in Redis, re-creating them after Redis lost its data without a reconnect.
+   */
+  schedulerCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   seedDemoOnEmpty: boolean;
   /** What the HTTP layer enforces against abuse (README, Security). */
   security: SecurityConfig;
+  /** Outgoing webhooks (docs/webhooks.md). */
+  webhooks: WebhookConfig;
   /** The admin console's sessions (README, Admin console). */
   console: ConsoleConfig;
+}
+
+/** How webhooks are signed, sent and retried. */
+export interface WebhookConfig {
+  /** AES-256-GCM key for the endpoints' secrets at rest; `null` refuses to create webhooks. */
+  secretsKey: Buffer | null;
+  /** Private or loopback addresses that may be called anyway (and over `http`). */
+  allowedAddresses: AddressRange[];
+  /** Delay before each retry; its length is the number of retries. Shortened only by tests. */
+  retryScheduleMs: number[];
+  /** A receiver must answer 2xx within this long. */
+  timeoutMs: number;
+  /** How often a worker process queues the deliveries recorded since. */
+  relayIntervalMs: number;
 }
 
 /** How long an admin console session lives. */
@@ -194,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     workerLockDurationMs: value.WORKER_LOCK_DURATION_MS,
     reconcileIntervalMs: value.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: value.RECONCILE_GRACE_MS,
+    schedulerCheckIntervalMs: value.SCHEDULER_CHECK_INTERVAL_MS,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     seedDemoOnEmpty: value.SEED_DEMO_ON_EMPTY,
     security: {
@@ -201,6 +251,16 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       authFailureWindowSeconds: value.AUTH_FAILURE_WINDOW_SECONDS,
       maxPendingBulksPerOrg: value.MAX_PENDING_BULKS_PER_ORG,
       trustProxy: parseTrustProxy(value.TRUST_PROXY),
+    },
+    webhooks: {
+      secretsKey: value.SECRETS_KEY === undefined ? null : Buffer.from(value.SECRETS_KEY, 'base64'),
+      allowedAddresses: (value.WEBHOOK_ALLOWED_ADDRESSES?.split(',') ?? []).flatMap((entry) => {
+        const range = parseAddressRange(entry.trim());
+        return range === null ? [] : [range];
+      }),
+      retryScheduleMs: value.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number),
+      timeoutMs: value.WEBHOOK_TIMEOUT_MS,
+      relayIntervalMs: value.WEBHOOK_RELAY_INTERVAL_MS,
     },
     console: {
       sessionIdleSeconds: value.CONSOLE_SESSION_IDLE_MINUTES * 60,

@@ -10,6 +10,8 @@ export const queueNames = {
   sweeps: 'sweeps',
   /** Erasure of deleted users' personal data, one job per user. */
   erasures: 'erasures',
+  /** Webhook deliveries, one job per (event, endpoint). */
+  webhooks: 'webhooks',
   /** Periodic housekeeping: the reconciler and expiry of idempotency records. */
   maintenance: 'maintenance',
 } as const;

@@ -50,6 +50,7 @@ export async function openApiHarness(
     dashboard: config.dashboard,
     security: config.security,
     queuePrefix: config.queuePrefix,
+    webhooks: config.webhooks,
     console: config.console,
     ...producers,
   });

@@ -5,7 +5,7 @@ import { requestDeactivation } from '../../deactivation/request-deactivation';
 import { toRunView } from '../../deactivation/run-view';
 import { createRedisLock, type KeyedLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
-import { decodePageCursor, encodePageCursor } from '../cursor';
+import { decodePageCursor, pageBody } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -113,10 +113,7 @@ function listRunsRoute(models: Models): RouteDefinition {
         limit: query.limit,
         after: decodePageCursor(query.cursor),
       });
-      return {
-        status: 200,
-        body: { items: page.items.map(toRunView), nextCursor: encodePageCursor(page.next) },
-      };
+      return { status: 200, body: pageBody(page, toRunView) };
     },
   });
 }
