@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { createApiKey } from '../src/auth/api-key-repository';
 import { hashEmail } from '../src/domain/email';
 import { connectMongo } from '../src/infra/mongo-connection';
+import { createRedisConnection } from '../src/infra/redis-connection';
 import { createModels, ensureIndexes, type Models } from '../src/models/create-models';
 import { queueNames } from '../src/queues/queue-names';
 import {
@@ -161,7 +161,8 @@ async function waitForWorkers(
   workers: ServiceProcess[],
   count: number,
 ): Promise<void> {
-  const connection = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+  // The service's own factory: a `redis+cluster://` URL (the cluster drill) needs a Cluster client.
+  const connection = createRedisConnection(env.REDIS_URL ?? '', 'worker');
   const steps = new Queue(queueNames.steps, { connection, prefix: env.QUEUE_PREFIX ?? '' });
   try {
     const deadline = Date.now() + 60_000;
