@@ -26,6 +26,36 @@ async function masterPortOf(client: Cluster | Redis, key: string): Promise<numbe
   return range?.[2]?.[1] ?? null;
 }
 
+/**
+ * Asks the live nodes one at a time, plainly (each answers with its own view of the cluster),
+ * until `ask` gives a value; `null` when none did.
+ */
+async function askLiveNodes<T>(
+  cluster: PrivateCluster,
+  dead: number,
+  ask: (node: Redis) => Promise<T | null>,
+): Promise<T | null> {
+  for (const port of cluster.ports.filter((each) => each !== dead)) {
+    const node = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      connectTimeout: 500,
+      commandTimeout: 1_000,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    try {
+      await node.connect();
+      const answer = await ask(node);
+      if (answer !== null) return answer;
+    } catch {
+      // this node is down or slow
+    } finally {
+      node.disconnect();
+    }
+  }
+  return null;
+}
+
 /** Waits until a node other than `dead` serves `key`'s slot (the replica took over). */
 async function waitForFailover(
   cluster: PrivateCluster,
@@ -35,26 +65,18 @@ async function waitForFailover(
 ): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    for (const port of cluster.ports.filter((each) => each !== dead)) {
-      // One node at a time, plainly: each node answers CLUSTER SLOTS with its own view.
-      const probe = new Redis(port, '127.0.0.1', {
-        lazyConnect: true,
-        connectTimeout: 500,
-        commandTimeout: 1_000,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      try {
-        await probe.connect();
-        const master = await masterPortOf(probe, key);
-        if (master !== null && master !== dead) return master;
-      } catch {
-        // this node is down or slow
-      } finally {
-        probe.disconnect();
-      }
+    const master = await askLiveNodes(cluster, dead, async (node) => {
+      const port = await masterPortOf(node, key);
+      return port !== null && port !== dead ? port : null;
+    });
+    if (master !== null) return master;
+    if (Date.now() > deadline) {
+      // What the cluster looked like, so a failed failover can be understood from the log.
+      const nodes = await askLiveNodes(cluster, dead, async (node) =>
+        String(await node.call('CLUSTER', 'NODES')),
+      );
+      throw new Error(`no replica took over ${key}'s slot:\n${nodes ?? '(no node answered)'}`);
     }
-    if (Date.now() > deadline) throw new Error(`no replica took over ${key}'s slot`);
     await sleep(250);
   }
 }

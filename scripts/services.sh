@@ -209,9 +209,12 @@ start_cluster_node() { # port
   mkdir -p "$dir"
   # No persistence, like the single test Redis: a replica holds each master's data. Full
   # coverage is not required, so the slots of the other masters keep answering while one
-  # master's slots wait for its replica.
+  # master's slots wait for its replica. A replica may always take over (validity factor 0):
+  # on a loaded machine a replica's link can look stale for longer than ten node timeouts, and
+  # Redis would then leave the slots with no master rather than promote it.
   redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
     --cluster-config-file nodes.conf --cluster-node-timeout "$cluster_node_timeout" \
+    --cluster-replica-validity-factor 0 \
     --cluster-require-full-coverage no --maxmemory-policy noeviction --save '' \
     --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" >/dev/null

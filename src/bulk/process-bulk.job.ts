@@ -26,8 +26,9 @@ export interface BulkJobDeps {
   locks: KeyedLock;
   logger: Logger;
   /**
-   * Called once, when the job has marked the bulk `completed`: the bulk module knows nothing of
-   * who started the bulk, the composition root passes what records the outcome.
+   * Called when the job has marked the bulk `completed`, and again by any later attempt of the
+   * job (one may have stopped before this ran), so it must be idempotent: the bulk module knows
+   * nothing of who started the bulk, the composition root passes what records the outcome.
    */
   onFinished?: ((outcome: BulkOutcome) => Promise<void>) | undefined;
 }
@@ -43,6 +44,12 @@ async function finishBulk(models: Models, bulkId: string): Promise<Omit<BulkOutc
   return { totals, finishedAt };
 }
 
+/** The `bulk_deactivation.completed` event, then whatever the composition root records. */
+async function announceFinished(deps: BulkJobDeps, outcome: BulkOutcome): Promise<void> {
+  await recordBulkCompleted(deps.models, outcome.bulk._id);
+  await deps.onFinished?.(outcome);
+}
+
 /**
  * Works through a bulk's frozen selection a batch at a time ({@link processBulkBatch}).
  * Progress goes to the job and the bulk document. After a crash the job resumes where the items
@@ -54,7 +61,20 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
   const { bulkId } = job.data;
   const bulk = await models.bulkDeactivations.findById(bulkId).lean();
   if (!bulk) throw new AppError('bulk_not_found', `Bulk deactivation ${bulkId} does not exist`);
-  if (bulk.status === 'completed' || bulk.status === 'held') return { bulkId, status: bulk.status };
+  if (bulk.status === 'held') return { bulkId, status: bulk.status };
+  if (bulk.status === 'completed') {
+    // An earlier attempt may have stopped between marking the bulk completed and recording what
+    // follows: both are idempotent (one event id per bulk; the sweep's report is written once).
+    const totals = {
+      enqueued: bulk.enqueued,
+      planned: bulk.planned,
+      skipped: bulk.skipped,
+      skippedByReason: bulk.skippedByReason,
+      processed: bulk.processed,
+    };
+    await announceFinished(deps, { bulk, totals, finishedAt: bulk.finishedAt ?? new Date() });
+    return { bulkId, status: bulk.status };
+  }
   await models.bulkDeactivations.updateOne(
     { _id: bulkId },
     { $set: { status: 'running', startedAt: bulk.startedAt ?? new Date() } },
@@ -67,8 +87,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
   }
 
   const { totals, finishedAt } = await finishBulk(models, bulkId);
-  await recordBulkCompleted(models, bulkId);
-  await deps.onFinished?.({ bulk, totals, finishedAt });
+  await announceFinished(deps, { bulk, totals, finishedAt });
   logger.info({ bulkId, ...totals }, 'bulk deactivation finished');
   return { bulkId, status: 'completed', ...totals };
 }

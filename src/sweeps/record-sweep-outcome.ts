@@ -6,7 +6,7 @@ import { recordSweep } from '../webhooks/webhook-facts';
  * Writes a finished bulk's outcome into the report of the sweep that started it (a bulk of no
  * sweep is left alone): `completed` (or `dry_run`), `deactivated` (runs enqueued), and the
  * bulk's skip reasons added to those of the sweep's own selection; then the `sweep.completed`
- * webhook event. Passed to the bulk job as its `onFinished`.
+ * webhook event. Passed to the bulk job as its `onFinished`; idempotent.
  */
 export async function recordSweepOutcome(models: Models, outcome: BulkOutcome): Promise<void> {
   const { bulk, totals, finishedAt } = outcome;
@@ -16,8 +16,10 @@ export async function recordSweepOutcome(models: Models, outcome: BulkOutcome): 
   for (const [reason, count] of Object.entries(totals.skippedByReason)) {
     skippedByReason[reason] = (skippedByReason[reason] ?? 0) + count;
   }
+  // Written once: a later attempt of the bulk job (see BulkJobDeps.onFinished) finds the
+  // report final and must not add the bulk's skips a second time.
   await models.sweeps.updateOne(
-    { _id: bulk.sweepId },
+    { _id: bulk.sweepId, status: { $nin: ['completed', 'dry_run'] } },
     {
       $set: {
         status: bulk.dryRun ? 'dry_run' : 'completed',

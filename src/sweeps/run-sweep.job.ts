@@ -56,7 +56,11 @@ async function claimSweep(
   const taken = await insertIgnoringDuplicates(models.sweeps, [report]);
   if (taken.size === 0) return { startedAt: report.startedAt };
   const existing = await models.sweeps.findById(report._id).lean();
-  if (existing?.status !== 'running') return { stop: 'already swept' };
+  if (existing?.status !== 'running') {
+    // An earlier attempt may have held the sweep and stopped before recording the event.
+    await recordSweep(models, report._id);
+    return { stop: 'already swept' };
+  }
   // An earlier attempt of this fire stopped part-way: finish it, as of when it started.
   const bulk =
     existing.bulkId === null ? null : await models.bulkDeactivations.findById(bulkId).lean();

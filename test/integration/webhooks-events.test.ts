@@ -1,7 +1,15 @@
 import { recordRunFinished, recordBulkCompleted } from '../../src/webhooks/webhook-facts';
 import { webhookEventTypes, type WebhookEventType } from '../../src/webhooks/webhook-event-types';
 import type { User } from '../../src/models/user.model';
-import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { newBulk } from '../../src/bulk/bulk-selection';
+import { enqueueBulk } from '../../src/queues/bulk-queue';
+import {
+  daysAgo,
+  insertFixtures,
+  orgFixture,
+  sweepReportFixture,
+  userFixture,
+} from '../support/factories';
 import { waitForRunStatus } from '../support/run-helpers';
 import { openWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
 import { openWebhookHarness, until, type WebhookHarness } from '../support/webhook-harness';
@@ -148,5 +156,92 @@ describe('webhook events', () => {
     expect(byType.get('user.reactivated')?.data).toMatchObject({ userId: kept._id, source: 'api' });
     expect(byType.get('user.deleted')?.data).toMatchObject({ userId: kept._id, status: 'deleted' });
     expect(byType.get('sweep.completed')?.data).toMatchObject({ sweepId, status: 'completed' });
+  });
+});
+
+describe('a job that stopped right after its final write', () => {
+  // What a crash leaves: the bulk marked completed, or the sweep held, and nothing after it.
+  it('records the bulk and sweep events and the sweep report when the bulk job runs again', async () => {
+    const org = orgFixture();
+    await insertFixtures(t.h.models, { organizations: [org] });
+    const sweep = sweepReportFixture(org._id);
+    const bulk = {
+      ...newBulk(
+        {
+          orgId: org._id,
+          actorId: 'system:sweep',
+          source: 'sweep',
+          sweepId: sweep._id,
+          reason: null,
+          allowReactivationOnPurchase: false,
+          dryRun: false,
+          filter: null,
+          createdAt: new Date(),
+        },
+        'completed',
+        `sweep-${sweep._id}`,
+      ),
+      skipped: 1,
+      skippedByReason: { team_leader: 1 },
+      finishedAt: new Date(),
+    };
+    await t.h.models.sweeps.insertMany([{ ...sweep, bulkId: bulk._id }]);
+    await t.h.models.bulkDeactivations.insertMany([bulk]);
+
+    await enqueueBulk(t.h.producers.bulkQueue, bulk);
+    await until(
+      async () => (await t.h.models.sweeps.findById(sweep._id).lean())?.status === 'completed',
+    );
+    await until(
+      async () => (await t.h.models.webhookEvents.countDocuments({ orgId: org._id })) === 2,
+    );
+    const types = await t.h.models.webhookEvents.find({ orgId: org._id }).distinct('type');
+    expect(types.sort()).toEqual(['bulk_deactivation.completed', 'sweep.completed']);
+
+    // Once more: the report is not counted twice, and no event is added.
+    const again = await t.h.producers.bulkQueue.add(`bulk ${bulk._id}`, {
+      bulkId: bulk._id,
+      orgId: org._id,
+    });
+    await until(async () => (await again.getState()) === 'completed');
+    expect(await t.h.models.sweeps.findById(sweep._id).lean()).toMatchObject({
+      skippedByReason: { team_leader: 1 },
+    });
+    expect(await t.h.models.webhookEvents.countDocuments({ orgId: org._id })).toBe(2);
+  });
+
+  it('records sweep.held when the sweep job runs again', async () => {
+    const org = orgFixture();
+    await insertFixtures(t.h.models, {
+      organizations: [
+        {
+          ...org,
+          sweepPolicy: {
+            enabled: true,
+            inactiveDays: 90,
+            neverLoggedInDays: null,
+            exemptRoles: [],
+            cron: '0 3 * * *',
+            timezone: 'UTC',
+            dryRun: false,
+            maxPerRun: 1,
+          },
+        },
+      ],
+    });
+    const sweepId = `${org._id}-fire-held`;
+    await t.h.models.sweeps.insertMany([
+      sweepReportFixture(org._id, { _id: sweepId, status: 'held', held: true, selected: 2 }),
+    ]);
+    await t.h.producers.sweepsQueue.add(
+      `sweep ${org._id}`,
+      { orgId: org._id },
+      { jobId: 'fire-held' },
+    );
+    await until(
+      async () =>
+        (await t.h.models.webhookEvents.countDocuments({ orgId: org._id, type: 'sweep.held' })) ===
+        1,
+    );
   });
 });
