@@ -22,9 +22,12 @@ export type QueueName = (typeof queueNames)[keyof typeof queueNames];
  * Queues that take part in no flow and no multi-queue operation: on a Redis Cluster their keys
  * may live in a hash slot of their own, so their load goes to another master. A flow's queues
  * (runs and steps, and erasures, added through the same FlowProducer) must share the base
- * prefix's slot. A new queue outside every flow (webhooks) joins this list.
+ * prefix's slot. A new queue outside every flow joins this list.
  */
-export const ownSlotQueues: ReadonlySet<string> = new Set<string>([queueNames.maintenance]);
+export const ownSlotQueues: ReadonlySet<string> = new Set<string>([
+  queueNames.maintenance,
+  queueNames.webhooks,
+]);
 
 /**
  * The key prefix of `queue`: the base `QUEUE_PREFIX`, or for a queue of {@link ownSlotQueues}

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import type { DeliveryJobData } from '../queues/job-kinds';
-import { queueNames } from '../queues/queue-names';
+import { queueNames, queuePrefixFor } from '../queues/queue-names';
 import { createAddressPolicy } from './address-policy';
 import { deliverWebhookJob } from './deliver-webhook.job';
 import { createGuardedDispatcher } from './guarded-dispatcher';
@@ -37,7 +37,10 @@ export function startWebhookDelivery(
 ): WebhookDelivery {
   const { config, models, logger, metrics } = deps;
   const settings = config.webhooks;
-  const queue = new Queue(queueNames.webhooks, { connection, prefix: config.queuePrefix });
+  const queue = new Queue(queueNames.webhooks, {
+    connection,
+    prefix: queuePrefixFor(config.queuePrefix, queueNames.webhooks),
+  });
   const dispatcher = createGuardedDispatcher(createAddressPolicy(settings.allowedAddresses), {
     connectTimeoutMs: settings.timeoutMs,
   });

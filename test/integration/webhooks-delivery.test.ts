@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { queueNames } from '../../src/queues/queue-names';
+import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
 import { recordEvent } from '../../src/webhooks/record-event';
 import type { WebhookEventType } from '../../src/webhooks/webhook-event-types';
 import { daysAgo, insertFixtures, newId, orgFixture } from '../support/factories';
@@ -32,7 +32,10 @@ beforeAll(async () => {
     }),
   );
   receiver = await openWebhookReceiver();
-  queue = new Queue(queueNames.webhooks, { connection: redis, prefix: t.h.config.queuePrefix });
+  queue = new Queue(queueNames.webhooks, {
+    connection: redis,
+    prefix: queuePrefixFor(t.h.config.queuePrefix, queueNames.webhooks),
+  });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { createLogger } from '../../src/logging/logger';
-import { queueNames } from '../../src/queues/queue-names';
+import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
 import { webhookEventId, recordEvent } from '../../src/webhooks/record-event';
 import { reconcileDeliveries } from '../../src/webhooks/reconcile-deliveries';
 import { relayDeliveries } from '../../src/webhooks/relay-deliveries';
@@ -16,7 +16,10 @@ const logger = createLogger({ logLevel: 'silent' });
 beforeAll(async () => {
   // No workers: the test moves the relay and the reconciler by hand.
   t = await openWebhookHarness('wh-reconcile', undefined, { workers: false });
-  queue = new Queue(queueNames.webhooks, { connection: redis, prefix: t.h.config.queuePrefix });
+  queue = new Queue(queueNames.webhooks, {
+    connection: redis,
+    prefix: queuePrefixFor(t.h.config.queuePrefix, queueNames.webhooks),
+  });
 });
 
 afterAll(async () => {

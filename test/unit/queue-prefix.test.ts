@@ -9,10 +9,15 @@ describe('queuePrefixFor', () => {
 
   it('gives a queue outside every flow a hash tag of its own, on a tagged prefix only', () => {
     expect(queuePrefixFor('{offboard}', queueNames.maintenance)).toBe('{offboard-maintenance}');
+    expect(queuePrefixFor('{offboard}', queueNames.webhooks)).toBe('{offboard-webhooks}');
     expect(queuePrefixFor('acme{jobs}x', queueNames.maintenance)).toBe('acme{jobs-maintenance}x');
     // An untagged prefix (one Redis server) keeps every queue where it was.
     expect(queuePrefixFor('offboard', queueNames.maintenance)).toBe('offboard');
-    expect(queuePrefixesOf('{offboard}')).toEqual(['{offboard}', '{offboard-maintenance}']);
+    expect(queuePrefixesOf('{offboard}')).toEqual([
+      '{offboard}',
+      '{offboard-webhooks}',
+      '{offboard-maintenance}',
+    ]);
     expect(queuePrefixesOf('offboard')).toEqual(['offboard']);
   });
 });
