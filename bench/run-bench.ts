@@ -9,7 +9,7 @@
  *   npm run bench -- --quick                 tiny sizes (a smoke run, not a measurement)
  *   npm run bench -- --only throughput,api   some scenarios only
  *   npm run bench -- --samples 5 --users 200 --concurrency 8 --latency-runs 7 --redis-runs 20
- *                    --api-seconds 10 --api-connections 10 --sweep-users 5000
+ *                    --api-seconds 10 --api-connections 10 --sweep-users 5000 --sweep-large 100000
  *   npm run bench -- --note "machine shared with other work"   kept in the results and README
  *   BENCH_CPU_PROF=dir npm run bench -- --only latency   --cpu-prof of the API and worker
  */
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { apiScenario } from './scenarios/api';
 import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
-import { sweepScenario } from './scenarios/sweep';
+import { sweepScenarios } from './scenarios/sweep';
 import { benchConfig } from './support/common';
 import type { Row } from './support/sampled-row';
 import { largeUser, smallUser } from './support/fixtures';
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     'api-seconds': { type: 'string' },
     'api-connections': { type: 'string' },
     'sweep-users': { type: 'string' },
+    'sweep-large': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -65,6 +66,11 @@ const sizes = {
   apiSeconds: positiveInt('api-seconds', values['api-seconds'], quick ? 2 : 10),
   apiConnections: positiveInt('api-connections', values['api-connections'], 10),
   sweepUsers: positiveInt('sweep-users', values['sweep-users'], quick ? 500 : 5_000),
+  // One sample only (on FerretDB it takes minutes); 0 leaves it out.
+  sweepLarge:
+    values['sweep-large'] === '0'
+      ? 0
+      : positiveInt('sweep-large', values['sweep-large'], quick ? 2_000 : 100_000),
   smallUser,
   largeUser,
 };
@@ -137,7 +143,7 @@ async function main(): Promise<void> {
           });
           break;
         case 'sweep':
-          result = await sweepScenario({ users: sizes.sweepUsers, samples: sizes.samples });
+          result = await sweepScenarios(sizes.sweepUsers, sizes.sweepLarge, sizes.samples, log);
           break;
       }
       rows.push(...result.rows);
