@@ -3,7 +3,7 @@ import { FlowProducer, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ulid } from 'ulid';
 import { buildPlan } from '../../src/domain/deactivation-plan';
-import { runFlow } from '../../src/queues/deactivation-flow';
+import { runFlow } from '../../src/deactivation/deactivation-flow.job';
 import { queueNames } from '../../src/queues/queue-names';
 import { createPrivateRedis, type PrivateRedis } from '../../test/support/private-redis';
 import { alternate, newTag, openStore, sleep, waitFor, withDriver } from '../support/common';
@@ -130,7 +130,7 @@ async function offboardCost(
 }
 
 /**
- * The floor: the very flow offboard adds (src/queues/deactivation-flow.ts runFlow: a parent and
+ * The floor: the very flow offboard adds (src/deactivation/deactivation-flow.job.ts runFlow: a parent and
  * its five step jobs, same names, data, job ids and options), added with a FlowProducer and run
  * by workers with no-op processors at the same concurrency, on a private Redis.
  */

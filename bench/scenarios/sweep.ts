@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Db, Filter } from 'mongodb';
-import { bulkBatchSize } from '../../src/bulk/accept-bulk';
+import { bulkBatchSize } from '../../src/bulk/bulk-selection';
 import { dormantUsersFilter } from '../../src/bulk/select-dormant-users';
 import { newRun } from '../../src/deactivation/request-deactivation';
 import { buildPlan } from '../../src/domain/deactivation-plan';
@@ -173,7 +173,8 @@ async function offboardSweep(
  * The writes a sweep cannot avoid, with the plain driver: the sweep's own selection (the same
  * filter, sorted by `_id`, one cursor), then per batch of the bulk's size the run documents in
  * one insert and each user switched to `inactive` (conditional on `active`, 8 at a time), as
- * src/deactivation/accept-runs.ts does. Returns the count each write reported.
+ * acceptDeactivations (src/deactivation/request-deactivation.ts) does. Returns the count each
+ * write reported.
  */
 async function floorWrites(
   db: Db,

@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import { ulid } from 'ulid';
 import { newRun } from '../../src/deactivation/request-deactivation';
+import { stepRecordWrites } from '../../src/deactivation/run-steps';
 import { buildPlan } from '../../src/domain/deactivation-plan';
 import { hashEmail, normalizeEmail } from '../../src/domain/email';
 import { stepNames, type StepName } from '../../src/domain/step-names';
@@ -11,8 +12,8 @@ import type { WriteCounts } from './verify-writes';
 /**
  * The floor of one deactivation: the database writes offboard issues for it, issued directly
  * with the mongodb driver, one after the other, with the same filters and updates as
- * src/deactivation/request-deactivation.ts, src/workers/deactivation/process-step-job.ts,
- * src/workers/steps/*.step.ts and src/workers/deactivation/process-run-job.ts:
+ * src/deactivation/request-deactivation.ts, src/deactivation/deactivation-flow.job.ts (its
+ * step records through src/deactivation/run-steps.ts, as here) and src/deactivation/steps:
  *
  * - insert the run; switch the user to `inactive` (conditional on `active`);
  * - per step: mark the step running (`$inc` attempts), the step's own write, record the result;
@@ -146,30 +147,17 @@ export async function floorDeactivation(
   };
 
   const results: Partial<Record<StepName, Record<string, unknown>>> = {};
-  for (const [index, step] of stepNames.entries()) {
+  for (const step of stepNames) {
     if (!plan.steps[step]) continue;
-    const at = `steps.${index}`;
     if (shape === 'effects-only') {
       results[step] = await stepWrites[step]();
       continue;
     }
-    await runs.updateOne(
-      { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
-      { $set: { [`${at}.status`]: 'running', status: 'running' }, $inc: { [`${at}.attempts`]: 1 } },
-    );
+    const record = stepRecordWrites(runId, step);
+    await runs.updateOne(record.filter, record.started(false));
     const result = await stepWrites[step]();
     results[step] = result;
-    await runs.updateOne(
-      { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
-      {
-        $set: {
-          [`${at}.status`]: 'completed',
-          [`${at}.result`]: result,
-          [`${at}.error`]: null,
-          [`${at}.completedAt`]: new Date(),
-        },
-      },
-    );
+    await runs.updateOne(record.filter, record.completed(result, new Date()));
   }
 
   const completedAt = new Date();

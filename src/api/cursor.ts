@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors/app-error';
+import type { PageKey } from '../store/keyset-page';
 
 /** A cursor's time: milliseconds since the epoch, within the range a Date can hold. */
 export const cursorTime = z.number().int().min(-8.64e15).max(8.64e15);
@@ -28,4 +29,24 @@ export function decodeCursor<T>(cursor: string, shape: z.ZodType<T>): T {
   throw new AppError('validation_failed', 'The cursor is not valid', {
     details: [{ path: ['query', 'cursor'], message: 'not a cursor returned by this API' }],
   });
+}
+
+/**
+ * The cursor of a keyset listing ({@link PageKey}): `[time, id]`. `nullableTime` for listings
+ * whose key may be null (users who never logged in); elsewhere a null time is refused like any
+ * other tampered value.
+ */
+export function decodePageCursor(
+  cursor: string | undefined,
+  options: { nullableTime?: boolean } = {},
+): PageKey | null {
+  if (cursor === undefined) return null;
+  const time = options.nullableTime ? cursorTime.nullable() : cursorTime;
+  const [at, id] = decodeCursor(cursor, z.tuple([time, cursorId]));
+  return { at, id };
+}
+
+/** The opaque cursor of the page after `next`, or null on the last page. */
+export function encodePageCursor(next: PageKey | null): string | null {
+  return next === null ? null : encodeCursor([next.at, next.id]);
 }

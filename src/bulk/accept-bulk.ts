@@ -1,13 +1,11 @@
 import type { Queue } from 'bullmq';
-import { ulid } from 'ulid';
-import { assertActorMayActOn } from '../domain/deactivation-policy';
+import { assertActorMayAct } from '../domain/deactivation-policy';
 import { AppError } from '../errors/app-error';
-import type { BulkDeactivation, BulkFilter, BulkStatus } from '../models/bulk-deactivation.model';
-import type { BulkItem } from '../models/bulk-item.model';
+import type { BulkDeactivation, BulkFilter } from '../models/bulk-deactivation.model';
 import type { Models } from '../models/create-models';
 import type { KeyedLock } from '../infra/redis-lock';
 import { enqueueBulk } from '../queues/bulk-queue';
-import { insertIgnoringDuplicates } from '../store/duplicate-key';
+import { newBulk, SelectionWriter } from './bulk-selection';
 import { selectDormantUsers, type DormancyCriteria } from './select-dormant-users';
 
 /** A bulk deactivation as asked for. */
@@ -19,86 +17,6 @@ export interface BulkRequest {
   dryRun: boolean;
   reason?: string | null | undefined;
   allowReactivationOnPurchase?: boolean | undefined;
-}
-
-const itemBatch = 1_000;
-
-/** How many users one round of the bulk job checks and accepts together. */
-export const bulkBatchSize = 200;
-
-/** Records a bulk's selection as items, in selection order, a batch at a time. */
-export class SelectionWriter {
-  private seq = 0;
-  private pending: BulkItem[] = [];
-
-  constructor(
-    private readonly models: Models,
-    private readonly bulkId: string,
-  ) {}
-
-  get count(): number {
-    return this.seq;
-  }
-
-  async add(userIds: Iterable<string>): Promise<void> {
-    for (const userId of userIds) {
-      this.pending.push({
-        _id: `${this.bulkId}/${String(this.seq).padStart(8, '0')}`,
-        bulkId: this.bulkId,
-        seq: this.seq,
-        batch: Math.floor(this.seq / bulkBatchSize),
-        userId,
-        status: 'pending',
-        reason: null,
-        runId: null,
-      });
-      this.seq += 1;
-      if (this.pending.length >= itemBatch) await this.flush();
-    }
-  }
-
-  async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    // A resumed selection (a sweep retried after a crash) writes the same ids again.
-    await insertIgnoringDuplicates(this.models.bulkItems, batch);
-  }
-}
-
-/** Creates the bulk document that a selection is then written under. */
-export function newBulk(
-  input: Omit<
-    BulkDeactivation,
-    | 'status'
-    | 'matched'
-    | 'enqueued'
-    | 'planned'
-    | 'skipped'
-    | 'skippedByReason'
-    | 'processed'
-    | 'startedAt'
-    | 'finishedAt'
-    | 'error'
-    | '_id'
-  >,
-  status: BulkStatus,
-  id: string = ulid(),
-): BulkDeactivation {
-  return {
-    _id: id,
-    ...input,
-    status,
-    matched: 0,
-    enqueued: 0,
-    planned: 0,
-    skipped: 0,
-    skippedByReason: {},
-    processed: 0,
-    startedAt: null,
-    finishedAt: null,
-    error: null,
-  };
 }
 
 /** What accepting a bulk needs. */
@@ -141,7 +59,7 @@ async function admit(deps: AcceptBulkDeps, request: BulkRequest): Promise<BulkDe
   ]);
   if (!orgExists) throw new AppError('not_found', `Unknown organization ${request.orgId}`);
   // The actor's own standing is checked once, up front; rules about each user come per user.
-  assertActorMayActOn(actor, { _id: '', kind: 'customer', role: 'member' });
+  assertActorMayAct(actor);
   const pending = await models.bulkDeactivations.countDocuments({
     orgId: request.orgId,
     source: 'bulk',

@@ -64,6 +64,18 @@ async function countEach(
   return new Map(keys.map((key, index) => [key, counts[index] ?? 0]));
 }
 
+/** What the rules need about a batch, read once for all its users. */
+interface RuleFacts {
+  users: Map<string, User>;
+  actor: PolicyFacts['actor'];
+  activeAdminCount: number;
+  ledTeams: Map<string, { _id: string }[]>;
+  runInProgress: Map<string, string>;
+  /** Each employee's teams, for the plan: the transfer target and the teams to leave. */
+  ownTeams: Map<string, TeamForTransfer[]>;
+  memberTeams: TeamForTransfer[];
+}
+
 /**
  * Applies the rules of docs/rules.md to a batch of users and computes each accepted user's plan:
  * bulk deactivations and sweeps go through the very checks of a single request. Facts shared by
@@ -75,8 +87,27 @@ export async function assessDeactivations(
   request: BatchRequest,
   now: Date,
 ): Promise<Map<string, AssessmentOutcome>> {
-  const { orgId, actorId } = request;
   const userIds = [...new Set(request.userIds)];
+  const facts = await loadRuleFacts(models, request, userIds);
+  const { outcomes, accepted } = applyRules(facts, userIds);
+  if (accepted.length === 0) return outcomes;
+  const planFacts = await loadPlanFacts(models, request.orgId, accepted, facts, now);
+  for (const user of accepted) {
+    outcomes.set(user._id, {
+      ok: true,
+      assessment: { user, plan: planFor(user, facts, planFacts, request, now) },
+    });
+  }
+  return outcomes;
+}
+
+/** Loads the organization, the users, the actor, and what the rules ask of each user. */
+async function loadRuleFacts(
+  models: Models,
+  request: BatchRequest,
+  userIds: string[],
+): Promise<RuleFacts> {
+  const { orgId, actorId } = request;
   const [orgExists, users, actor] = await Promise.all([
     models.organizations.exists({ _id: orgId }),
     mapLimit(userIds, lookupConcurrency, (_id) => models.users.findOne({ _id, orgId }).lean()).then(
@@ -89,7 +120,6 @@ export async function assessDeactivations(
   if (!request.systemActor && actor === null) {
     throw new AppError('not_found', `Unknown actor ${actorId}`);
   }
-  const usersById = new Map(users.map((user) => [user._id, user]));
   const employees = users.filter((user) => user.kind === 'employee').map((user) => user._id);
   const inactive = users.filter((user) => user.status === 'inactive').map((user) => user._id);
   const anyAdmin = users.some((user) => user.kind === 'employee' && user.role === 'admin');
@@ -115,26 +145,46 @@ export async function assessDeactivations(
           .lean()
       : [],
   ]);
-  const ledByUser = groupBy(ledTeams, (team) => team.leaderId ?? '');
-  const runByUser = new Map(runsInProgress.map((run) => [run.userId, run._id]));
-  const wanted = new Set(employees);
-  const ownTeamsByUser = new Map<string, TeamForTransfer[]>();
-  for (const team of memberTeams) {
+  return {
+    users: new Map(users.map((user) => [user._id, user])),
+    // System actors (`system:sweep`) are not users: they act with an admin's rank.
+    actor: request.systemActor
+      ? { _id: actorId, kind: 'employee', role: 'admin', status: 'active' }
+      : actor,
+    activeAdminCount,
+    ledTeams: groupBy(ledTeams, (team) => team.leaderId ?? ''),
+    runInProgress: new Map(runsInProgress.map((run) => [run.userId, run._id])),
+    ownTeams: teamsByMember(memberTeams, new Set(employees)),
+    memberTeams,
+  };
+}
+
+/** Each wanted member's teams, in the store's order. */
+function teamsByMember(
+  teams: (TeamForTransfer & { memberIds: string[] })[],
+  wanted: Set<string>,
+): Map<string, TeamForTransfer[]> {
+  const byMember = new Map<string, TeamForTransfer[]>();
+  for (const team of teams) {
     for (const member of team.memberIds) {
       if (!wanted.has(member)) continue;
-      const own = ownTeamsByUser.get(member) ?? [];
+      const own = byMember.get(member) ?? [];
       own.push({ _id: team._id, leaderId: team.leaderId, createdAt: team.createdAt });
-      ownTeamsByUser.set(member, own);
+      byMember.set(member, own);
     }
   }
+  return byMember;
+}
 
+/** The pure rules, per user in the batch's order: the refusals, and the users accepted. */
+function applyRules(
+  facts: RuleFacts,
+  userIds: string[],
+): { outcomes: Map<string, AssessmentOutcome>; accepted: User[] } {
   const outcomes = new Map<string, AssessmentOutcome>();
   const accepted: User[] = [];
-  const actorFacts: PolicyFacts['actor'] = request.systemActor
-    ? { _id: actorId, kind: 'employee', role: 'admin', status: 'active' }
-    : actor;
   for (const userId of userIds) {
-    const user = usersById.get(userId);
+    const user = facts.users.get(userId);
     if (!user) {
       outcomes.set(userId, {
         ok: false,
@@ -144,29 +194,51 @@ export async function assessDeactivations(
     }
     try {
       assertMayDeactivate({
-        actor: actorFacts,
+        actor: facts.actor,
         user,
-        activeAdminCount,
-        ledTeamIds: (ledByUser.get(userId) ?? []).map((team) => team._id),
-        runInProgressId: runByUser.get(userId) ?? null,
+        activeAdminCount: facts.activeAdminCount,
+        ledTeamIds: (facts.ledTeams.get(userId) ?? []).map((team) => team._id),
+        runInProgressId: facts.runInProgress.get(userId) ?? null,
       });
       accepted.push(user);
     } catch (error) {
       outcomes.set(userId, { ok: false, error: toAppError(error) });
     }
   }
-  if (accepted.length === 0) return outcomes;
+  return { outcomes, accepted };
+}
 
+/** What the plans need: transfer candidates, and the counts each step would touch. */
+interface PlanFacts {
+  orgTeams: TeamForTransfer[];
+  activeLeaderIds: Set<string>;
+  hashes: Map<string, string>;
+  blockedHashes: Set<string>;
+  tokens: Map<string, number>;
+  subscriptions: Map<string, number>;
+  opportunities: Map<string, number>;
+}
+
+/** Loads, for the accepted users only, the transfer candidates and the counts of each step. */
+async function loadPlanFacts(
+  models: Models,
+  orgId: string,
+  accepted: User[],
+  facts: RuleFacts,
+  now: Date,
+): Promise<PlanFacts> {
   const acceptedIds = accepted.map((user) => user._id);
   const acceptedEmployees = accepted
     .filter((user) => user.kind === 'employee')
     .map((user) => user._id);
-  const needOrgTeams = acceptedEmployees.some((id) => !ownTeamsByUser.has(id));
+  const needOrgTeams = acceptedEmployees.some((id) => !facts.ownTeams.has(id));
   const orgTeams: TeamForTransfer[] = needOrgTeams
     ? await models.teams.find({ orgId }, teamFields).sort(teamOrder).lean()
     : [];
   const leaderIds = new Set<string>();
-  for (const team of [...memberTeams, ...orgTeams]) if (team.leaderId) leaderIds.add(team.leaderId);
+  for (const team of [...facts.memberTeams, ...orgTeams]) {
+    if (team.leaderId) leaderIds.add(team.leaderId);
+  }
   const hashes = new Map(
     accepted.flatMap((user) => (user.email ? [[user._id, hashEmail(user.email)] as const] : [])),
   );
@@ -192,33 +264,49 @@ export async function assessDeactivations(
       models.blocklist.findOne({ orgId, emailHash }, { emailHash: 1 }).lean(),
     ).then((found) => found.filter((entry) => entry !== null)),
   ]);
-  const activeLeaderIds = new Set(activeLeaders.map((leader) => leader._id));
-  const blockedHashes = new Set(blocked.map((entry) => entry.emailHash));
+  return {
+    orgTeams,
+    activeLeaderIds: new Set(activeLeaders.map((leader) => leader._id)),
+    hashes,
+    blockedHashes: new Set(blocked.map((entry) => entry.emailHash)),
+    tokens,
+    subscriptions,
+    opportunities,
+  };
+}
 
-  for (const user of accepted) {
-    const employee = user.kind === 'employee';
-    const ownTeams = ownTeamsByUser.get(user._id) ?? [];
-    const target = employee
-      ? chooseTransferTarget(user._id, { ownTeams, orgTeams }, activeLeaderIds)
+/** One accepted user's plan, from the facts (pure). */
+function planFor(
+  user: User,
+  facts: RuleFacts,
+  planFacts: PlanFacts,
+  request: BatchRequest,
+  now: Date,
+): DeactivationPlan {
+  const ownTeams = facts.ownTeams.get(user._id) ?? [];
+  const target =
+    user.kind === 'employee'
+      ? chooseTransferTarget(
+          user._id,
+          { ownTeams, orgTeams: planFacts.orgTeams },
+          planFacts.activeLeaderIds,
+        )
       : null;
-    const hash = hashes.get(user._id);
-    const plan = buildPlan({
-      userKind: user.kind,
-      allowReactivationOnPurchase: request.allowReactivationOnPurchase ?? false,
-      cutoff: now,
-      target,
-      teamIds: ownTeams.map((team) => team._id),
-      counts: {
-        'revoke-tokens': tokens.get(user._id) ?? 0,
-        'cancel-subscriptions': subscriptions.get(user._id) ?? 0,
-        'transfer-opportunities': opportunities.get(user._id) ?? 0,
-        'remove-from-teams': ownTeams.length,
-        'blocklist-email': hash === undefined || blockedHashes.has(hash) ? 0 : 1,
-      },
-    });
-    outcomes.set(user._id, { ok: true, assessment: { user, plan } });
-  }
-  return outcomes;
+  const hash = planFacts.hashes.get(user._id);
+  return buildPlan({
+    userKind: user.kind,
+    allowReactivationOnPurchase: request.allowReactivationOnPurchase ?? false,
+    cutoff: now,
+    target,
+    teamIds: ownTeams.map((team) => team._id),
+    counts: {
+      'revoke-tokens': planFacts.tokens.get(user._id) ?? 0,
+      'cancel-subscriptions': planFacts.subscriptions.get(user._id) ?? 0,
+      'transfer-opportunities': planFacts.opportunities.get(user._id) ?? 0,
+      'remove-from-teams': ownTeams.length,
+      'blocklist-email': hash === undefined || planFacts.blockedHashes.has(hash) ? 0 : 1,
+    },
+  });
 }
 
 /**

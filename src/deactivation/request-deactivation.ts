@@ -1,33 +1,71 @@
 import type { FlowProducer } from 'bullmq';
 import { ulid } from 'ulid';
 import { AppError } from '../errors/app-error';
+import { mapLimit } from '../infra/map-limit';
 import type { KeyedLock } from '../infra/redis-lock';
-import { toAppError } from '../errors/to-app-error';
 import type { Models } from '../models/create-models';
-import { stepNames, type Deactivation } from '../models/deactivation.model';
+import { stepNames, type Deactivation, type RunSource } from '../models/deactivation.model';
 import type { User } from '../models/user.model';
-import { enqueueRun } from '../queues/deactivation-flow';
-import { isDuplicateKey } from '../store/duplicate-key';
-import { assessDeactivation, type DeactivationRequest } from './assess-deactivation';
+import { queueingFailed } from '../queues/queueing-failed';
+import { insertIgnoringDuplicates } from '../store/duplicate-key';
+import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
+import {
+  assessDeactivation,
+  type Assessment,
+  type DeactivationRequest,
+} from './assess-deactivation';
+import { enqueueRuns } from './deactivation-flow.job';
+
+// The one door through which deactivations are accepted: a single request (the API, SCIM) is
+// a batch of one; bulks and sweeps pass their batches. Either way: write the runs, switch the
+// users, keep an active admin, add the flows.
 
 /** A pending run this old whose user is still active was left half-way by its request. */
 const strandedAfterMs = 1_000;
 
 /**
- * A test seam, empty in production: awaited by every request after its checks passed and
- * before anything is written. The last-admin race test parks two requests here so that both
- * have passed the checks before either switches its user, which makes the race certain.
+ * A test seam, empty in production: awaited by every acceptance (a single request, a bulk's
+ * batch) after its checks passed and before anything is written or locked. The last-admin race
+ * tests park two acceptances here so that both have passed the checks before either switches
+ * its user, which makes the race certain.
  */
 export const acceptanceSeam: {
-  afterChecks?: ((request: DeactivationRequest) => Promise<void>) | undefined;
+  afterChecks?: ((acceptance: Acceptance) => Promise<void>) | undefined;
 } = {};
 
-/** What accepting a deactivation needs. */
+/** What accepting deactivations needs. */
 export interface RequestDeactivationDeps {
   models: Models;
   flows: FlowProducer;
   /** Serializes the switch of an organization's admins (see the last-admin recount). */
   locks: KeyedLock;
+}
+
+/** What every run of one acceptance shares. */
+export interface Acceptance {
+  orgId: string;
+  actorId: string;
+  source: RunSource;
+  reason: string | null;
+  /** The bulk the runs belong to: a run of the same bulk holding a claim is carried on. */
+  bulkId?: string;
+}
+
+/** How and when: `now` for every run; the API request's id; test-chosen run ids by user. */
+export interface AcceptanceTrace {
+  now: Date;
+  requestId?: string | undefined;
+  runIds?: Partial<Record<string, string>>;
+}
+
+/** Per user: the run (new, or carried on from an earlier attempt), or why it was refused. */
+export type AcceptOutcome = { ok: true; run: Deactivation } | { ok: false; error: AppError };
+
+/** A run on its way to acceptance; `fresh` when this acceptance wrote it. */
+interface Candidate {
+  user: User;
+  run: Deactivation;
+  fresh: boolean;
 }
 
 /**
@@ -40,7 +78,7 @@ export function runClaim(user: Pick<User, '_id' | 'orgId' | 'reactivatedAt'>): s
 
 /** Builds the run document for an accepted request: every step pending or skipped. */
 export function newRun(
-  request: DeactivationRequest,
+  request: Pick<DeactivationRequest, 'orgId' | 'userId' | 'actorId' | 'source' | 'reason'>,
   user: Pick<User, '_id' | 'orgId' | 'reactivatedAt'>,
   plan: Deactivation['plan'],
   now: Date,
@@ -71,114 +109,245 @@ export function newRun(
 }
 
 /**
- * Accepts a deactivation: checks it, writes the run (its unique claim lets exactly one of racing
- * requests through), switches the user to `inactive`, then enqueues the run's flow.
- *
- * The run is written before anything else so that a crash leaves nothing the reconciler
- * cannot see. When Redis refuses the flow, the run stays in MongoDB for the reconciler and the
- * caller gets 503 `service_unavailable` naming it.
+ * Accepts one deactivation: the assessment of a batch of one, then {@link acceptDeactivations}.
+ * Throws the refusal, or 503 `service_unavailable` naming the run when it is recorded but its
+ * flow could not be added (the reconciler adds it later).
  */
 export async function requestDeactivation(
   deps: RequestDeactivationDeps,
   request: DeactivationRequest,
   trace: { requestId?: string; now?: Date; runId?: string } = {},
 ): Promise<Deactivation> {
-  const { models } = deps;
   // `now` and `runId` are the caller's only in tests that need identical runs in two stores.
   const now = trace.now ?? new Date();
-  const { user, plan } = await assessDeactivation(models, request, now);
-  if (acceptanceSeam.afterChecks) await acceptanceSeam.afterChecks(request);
-  const accept = async (): Promise<Deactivation> => {
-    let run = newRun(request, user, plan, now, trace.runId);
-    let adopted = false;
-    try {
-      await models.deactivations.insertMany([run]);
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      // The claim is taken. When it is this actor's own run, still pending and the user still
-      // active, an earlier attempt of this request stopped half-way (the store failed after the
-      // run was written): finish that acceptance instead of refusing the retry.
-      // Runs younger than a second belong to a request still racing this one: that one answers.
-      const existing = await models.deactivations.findOne({ claim: run.claim }).lean();
-      if (
-        existing?.status !== 'pending' ||
-        existing.actorId !== request.actorId ||
-        now.getTime() - existing.createdAt.getTime() < strandedAfterMs
-      ) {
-        throw new AppError(
-          'deactivation_in_progress',
-          'A deactivation of this user is already under way',
-        );
-      }
-      run = existing;
-      adopted = true;
-    }
+  const assessment = await assessDeactivation(deps.models, request, now);
+  const outcomes = await acceptDeactivations(
+    deps,
+    { ...request, reason: request.reason ?? null },
+    [assessment],
+    {
+      now,
+      requestId: trace.requestId,
+      ...(trace.runId === undefined ? {} : { runIds: { [request.userId]: trace.runId } }),
+    },
+  );
+  const outcome = outcomes.get(request.userId);
+  if (!outcome) throw new AppError('internal', 'The acceptance lost its user');
+  if (!outcome.ok) throw outcome.error;
+  return outcome.run;
+}
 
-    const flipped = await models.users.updateOne(
-      { _id: user._id, orgId: request.orgId, status: 'active' },
+/**
+ * Accepts assessed users with a fixed number of round trips: insert the runs (the unique claim
+ * lets one run per user and period through), switch the users to `inactive`, keep at least one
+ * active admin, then add every flow in one call. Admins are accepted under the organization's
+ * admin lock, so that two acceptances switching admins at once cannot both count none left.
+ *
+ * The runs are written before anything else, so a crash leaves nothing the reconciler cannot
+ * see; repeating an acceptance carries its earlier attempt's runs on rather than duplicating
+ * them. When Redis refuses the flows the runs stay for the reconciler and this throws 503
+ * `service_unavailable` naming them.
+ */
+export async function acceptDeactivations(
+  deps: RequestDeactivationDeps,
+  acceptance: Acceptance,
+  assessments: Assessment[],
+  trace: AcceptanceTrace,
+): Promise<Map<string, AcceptOutcome>> {
+  if (acceptanceSeam.afterChecks) await acceptanceSeam.afterChecks(acceptance);
+  const outcomes = new Map<string, AcceptOutcome>();
+  const isAdmin = ({ user }: Assessment): boolean =>
+    user.kind === 'employee' && user.role === 'admin';
+  const others = assessments.filter((assessment) => !isAdmin(assessment));
+  const admins = assessments.filter(isAdmin);
+  const accepted =
+    others.length > 0 ? await acceptGroup(deps.models, acceptance, others, trace, outcomes) : [];
+  if (admins.length > 0) {
+    accepted.push(
+      ...(await deps.locks.run(`admins:${acceptance.orgId}`, async () => {
+        const switched = await acceptGroup(deps.models, acceptance, admins, trace, outcomes);
+        return keepAnActiveAdmin(deps.models, acceptance.orgId, switched, outcomes);
+      })),
+    );
+  }
+
+  const runs = accepted.map(({ run }) => run);
+  try {
+    await enqueueRuns(deps.flows, runs, trace.requestId);
+  } catch (error) {
+    throw queueingFailed(
+      error,
+      'The deactivation was accepted and recorded but could not be queued; it will be queued automatically',
+      runs.length === 1
+        ? { deactivationId: runs[0]?._id }
+        : { deactivationIds: runs.map((run) => run._id) },
+    );
+  }
+  for (const { user, run } of accepted) outcomes.set(user._id, { ok: true, run });
+  return outcomes;
+}
+
+/** Claims and switches one group of users; refusals go to `outcomes`. */
+async function acceptGroup(
+  models: Models,
+  acceptance: Acceptance,
+  assessments: Assessment[],
+  trace: AcceptanceTrace,
+  outcomes: Map<string, AcceptOutcome>,
+): Promise<Candidate[]> {
+  const claimed = await claimRuns(models, acceptance, assessments, trace, outcomes);
+  return switchUsers(models, acceptance, claimed, trace.now, outcomes);
+}
+
+/**
+ * Inserts a run per user. A claim already taken is carried on when the run holding it is this
+ * acceptance's own earlier attempt ({@link isOwnEarlierAttempt}); otherwise the user is
+ * refused with `deactivation_in_progress`.
+ */
+async function claimRuns(
+  models: Models,
+  acceptance: Acceptance,
+  assessments: Assessment[],
+  trace: AcceptanceTrace,
+  outcomes: Map<string, AcceptOutcome>,
+): Promise<Candidate[]> {
+  const candidates = assessments.map(({ user, plan }) => {
+    const run = newRun(
+      { ...acceptance, userId: user._id },
+      user,
+      plan,
+      trace.now,
+      trace.runIds?.[user._id],
+    );
+    return {
+      user,
+      run: acceptance.bulkId === undefined ? run : { ...run, bulkId: acceptance.bulkId },
+    };
+  });
+  const conflicts = await insertIgnoringDuplicates(
+    models.deactivations,
+    candidates.map(({ run }) => run),
+  );
+  // Lookups by equality, not `$in` (see lookupConcurrency).
+  const holders = await mapLimit([...conflicts], lookupConcurrency, (index) =>
+    models.deactivations.findOne({ claim: candidates[index]?.run.claim }).lean(),
+  );
+  const holderOf = new Map([...conflicts].map((index, i) => [index, holders[i] ?? null]));
+  return candidates.flatMap(({ user, run }, index): Candidate[] => {
+    if (!conflicts.has(index)) return [{ user, run, fresh: true }];
+    const holder = holderOf.get(index) ?? null;
+    if (holder && isOwnEarlierAttempt(holder, acceptance, trace.now)) {
+      return [{ user, run: holder, fresh: false }];
+    }
+    outcomes.set(user._id, {
+      ok: false,
+      error: new AppError(
+        'deactivation_in_progress',
+        'A deactivation of this user is already under way',
+      ),
+    });
+    return [];
+  });
+}
+
+/**
+ * Whether the run holding a claim was written by an earlier attempt of this very acceptance,
+ * which stopped half-way (the store failed after the run was written): a bulk's own run, or a
+ * single request's by the same actor, still pending. Single runs younger than a second belong to
+ * a request still racing this one: that one answers.
+ */
+function isOwnEarlierAttempt(holder: Deactivation, acceptance: Acceptance, now: Date): boolean {
+  if (acceptance.bulkId !== undefined) return holder.bulkId === acceptance.bulkId;
+  return (
+    holder.status === 'pending' &&
+    holder.actorId === acceptance.actorId &&
+    now.getTime() - holder.createdAt.getTime() >= strandedAfterMs
+  );
+}
+
+/**
+ * Switches each user from `active` to `inactive` under their run. A user who is no longer
+ * active is accepted only when already inactive under this very run (an earlier attempt
+ * switched them); otherwise they changed since the checks (deleted, or deactivated by another
+ * path): refused with `already_inactive`, and the run this acceptance wrote is removed.
+ */
+async function switchUsers(
+  models: Models,
+  acceptance: Acceptance,
+  candidates: Candidate[],
+  now: Date,
+  outcomes: Map<string, AcceptOutcome>,
+): Promise<Candidate[]> {
+  // One update per user, a few at a time, never one bulkWrite (see writeConcurrency).
+  const switched = await mapLimit(candidates, writeConcurrency, async ({ user, run }) => {
+    const result = await models.users.updateOne(
+      { _id: user._id, orgId: acceptance.orgId, status: 'active' },
       {
         $set: {
           status: 'inactive',
           deactivatedAt: now,
-          deactivatedBy: request.actorId,
+          deactivatedBy: acceptance.actorId,
           deactivationId: run._id,
-          allowReactivationOnPurchase: plan.allowReactivationOnPurchase,
+          allowReactivationOnPurchase: run.plan.allowReactivationOnPurchase,
         },
       },
     );
-    if (flipped.modifiedCount !== 1) {
-      const current = await models.users.findOne({ _id: user._id, orgId: request.orgId }).lean();
-      // A retry of this request that adopted the run may have switched the user first.
-      const switchedForThisRun =
-        current?.status === 'inactive' && current.deactivationId === run._id;
-      if (!switchedForThisRun) {
-        // The user changed since the checks (deleted, or deactivated by another path).
-        if (!adopted) await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
-        throw new AppError('already_inactive', 'The user is no longer active');
-      }
-    }
-    if (user.kind === 'employee' && user.role === 'admin') {
-      // The checks counted the admins before this turn began: a request that switched another
-      // admin meanwhile may have left this one the last, and then this one gives way.
-      const admins = await models.users.countDocuments({
-        orgId: request.orgId,
-        kind: 'employee',
-        role: 'admin',
-        status: 'active',
-      });
-      if (admins === 0) {
-        await models.users.updateOne(
-          { _id: user._id, deactivationId: run._id, status: 'inactive' },
-          {
-            $set: { status: 'active' },
-            $unset: { deactivatedAt: 1, deactivatedBy: 1, deactivationId: 1 },
-          },
-        );
-        await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
-        throw new AppError(
-          'last_admin',
-          'The last active admin of an organization cannot be deactivated',
-        );
-      }
-    }
-    return run;
-  };
-  // Switching an admin and counting the admins left take turns per organization: two admins
-  // deactivating each other at once would otherwise both count none left and both give way.
-  const run =
-    user.kind === 'employee' && user.role === 'admin'
-      ? await deps.locks.run(`admins:${request.orgId}`, accept)
-      : await accept();
+    if (result.matchedCount === 1) return true;
+    const current = await models.users
+      .findOne({ _id: user._id, orgId: acceptance.orgId }, { deactivationId: 1, status: 1 })
+      .lean();
+    return current?.status === 'inactive' && current.deactivationId === run._id;
+  });
+  const lost = candidates.filter((_, index) => switched[index] !== true);
+  await mapLimit(lost, writeConcurrency, async ({ user, run, fresh }) => {
+    if (fresh) await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
+    outcomes.set(user._id, {
+      ok: false,
+      error: new AppError('already_inactive', 'The user is no longer active'),
+    });
+  });
+  return candidates.filter((_, index) => switched[index] === true);
+}
 
-  try {
-    await enqueueRun(deps.flows, run, trace.requestId);
-  } catch (error) {
-    const appError = toAppError(error);
-    throw new AppError(
-      appError.code === 'internal' ? 'service_unavailable' : appError.code,
-      'The deactivation was accepted and recorded but could not be queued; it will be queued automatically',
-      { details: { deactivationId: run._id }, cause: error },
+/**
+ * Counts the organization's active admins after the switch and gives back as many switched
+ * admins as it takes to leave one (each refused with `last_admin`): the checks counted before
+ * this acceptance and others switched anyone. Returns the admins who stay switched. Runs under
+ * the organization's admin lock.
+ */
+async function keepAnActiveAdmin(
+  models: Models,
+  orgId: string,
+  admins: Candidate[],
+  outcomes: Map<string, AcceptOutcome>,
+): Promise<Candidate[]> {
+  const kept = [...admins];
+  if (kept.length === 0) return kept;
+  let active = await models.users.countDocuments({
+    orgId,
+    kind: 'employee',
+    role: 'admin',
+    status: 'active',
+  });
+  while (active === 0) {
+    const restored = kept.pop();
+    if (!restored) break;
+    await models.users.updateOne(
+      { _id: restored.user._id, deactivationId: restored.run._id, status: 'inactive' },
+      {
+        $set: { status: 'active' },
+        $unset: { deactivatedAt: 1, deactivatedBy: 1, deactivationId: 1 },
+      },
     );
+    await models.deactivations.deleteOne({ _id: restored.run._id, status: 'pending' });
+    outcomes.set(restored.user._id, {
+      ok: false,
+      error: new AppError(
+        'last_admin',
+        'The last active admin of an organization cannot be deactivated',
+      ),
+    });
+    active += 1;
   }
-  return run;
+  return kept;
 }

@@ -50,14 +50,14 @@ export function assertMayDeactivate(facts: PolicyFacts): void {
 }
 
 /**
- * The actor rules shared by deactivation and reactivation: an active employee with role admin
- * or manager, not acting on themselves, not on anyone ranking higher. An actor that names no
- * user of the organization (`null`) is 404, like an unknown user (docs/api.md).
+ * The actor's own standing, whoever they act on: an active employee with role admin or
+ * manager. An actor that names no user of the organization (`null`) is 404, like an unknown
+ * user (docs/api.md). A bulk deactivation checks this once, up front; the rules about each user
+ * come per user ({@link assertActorMayActOn}).
  */
-export function assertActorMayActOn(
+export function assertActorMayAct(
   actor: PolicyFacts['actor'],
-  user: Pick<User, '_id' | 'kind' | 'role'>,
-): void {
+): asserts actor is NonNullable<PolicyFacts['actor']> {
   if (actor === null) {
     throw new AppError('not_found', 'Unknown actor: no user of this organization has this id');
   }
@@ -70,6 +70,17 @@ export function assertActorMayActOn(
   if (actor.role !== 'admin' && actor.role !== 'manager') {
     throw new AppError('actor_not_allowed', 'Only admins and managers may do this');
   }
+}
+
+/**
+ * The actor rules shared by deactivation and reactivation: the actor's standing
+ * ({@link assertActorMayAct}), then not acting on themselves, nor on anyone ranking higher.
+ */
+export function assertActorMayActOn(
+  actor: PolicyFacts['actor'],
+  user: Pick<User, '_id' | 'kind' | 'role'>,
+): void {
+  assertActorMayAct(actor);
   if (actor._id === user._id) {
     throw new AppError('self_deactivation', 'Nobody may do this to themselves');
   }

@@ -41,6 +41,7 @@ export const errorCodes = {
   user_not_found: { httpStatus: 500, retryable: false },
   user_not_deleted: { httpStatus: 500, retryable: false },
   no_job_handler: { httpStatus: 500, retryable: false },
+  invalid_job_data: { httpStatus: 500, retryable: false },
   service_unavailable: { httpStatus: 503, retryable: true },
   config_invalid: { httpStatus: 500, retryable: false },
   internal: { httpStatus: 500, retryable: true },

@@ -1,9 +1,9 @@
 import type { FlowProducer } from 'bullmq';
 import { AppError } from '../errors/app-error';
-import { toAppError } from '../errors/to-app-error';
 import type { Models } from '../models/create-models';
 import type { User } from '../models/user.model';
 import { enqueueErasure } from '../queues/erasure-queue';
+import { queueingFailed } from '../queues/queueing-failed';
 import { claimOutcome, outcomeEventId } from './inactive-period';
 import { loadActedOnUser } from './load-acted-on-user';
 import { toUserView, type UserView } from './user-view';
@@ -104,11 +104,9 @@ export async function requestErasure(
   try {
     erasureJobId = await enqueueErasure(deps.flows, { orgId, userId });
   } catch (error) {
-    const appError = toAppError(error);
-    throw new AppError(
-      appError.code === 'internal' ? 'service_unavailable' : appError.code,
+    throw queueingFailed(
+      error,
       'The deletion was recorded but its erasure could not be queued; repeat the request to queue it',
-      { cause: error },
     );
   }
   const stored = await models.users.findOne({ _id: userId, orgId }).lean();

@@ -1,11 +1,9 @@
-import type { FlowProducer, JobNode, JobsOptions } from 'bullmq';
+import type { FlowProducer, JobNode } from 'bullmq';
+import type { ErasureJobData } from './job-kinds';
+import { jobOptions } from './job-options';
 import { queueNames } from './queue-names';
 
-/** What an erasure job carries: ids only, never personal data. */
-export interface ErasureJobData {
-  orgId: string;
-  userId: string;
-}
+export type { ErasureJobData };
 
 /**
  * The erasure job of a user, derived from the user id so that asking twice queues one job.
@@ -13,17 +11,6 @@ export interface ErasureJobData {
  * while staying one-to-one.
  */
 export const erasureJobId = (userId: string): string => `erase-${encodeURIComponent(userId)}`;
-
-/**
- * Retries with exponential backoff for about four minutes, like the steps. Failed jobs stay for
- * two weeks so operators see them; a repeated deletion request retries them (below).
- */
-export const erasureJobOptions: JobsOptions = {
-  attempts: 8,
-  backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
-  removeOnComplete: { age: 24 * 60 * 60, count: 1_000 },
-  removeOnFail: { age: 14 * 24 * 60 * 60, count: 10_000 },
-};
 
 /**
  * Queues the user's erasure and returns its job id. A job already waiting or running is left
@@ -57,7 +44,8 @@ export async function enqueueErasure(flows: FlowProducer, data: ErasureJobData):
     name: `erase ${data.userId}`,
     queueName: queueNames.erasures,
     data,
-    opts: { ...erasureJobOptions, jobId },
+    // Failed jobs stay for two weeks so operators see them; a repeated deletion retries them.
+    opts: { ...jobOptions[queueNames.erasures], jobId },
   });
   return jobId;
 }

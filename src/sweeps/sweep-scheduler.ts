@@ -1,14 +1,14 @@
 import type { Queue } from 'bullmq';
 import type { Models } from '../models/create-models';
 import type { SweepPolicy } from '../models/organization.model';
+import type { SweepJobData } from '../queues/job-kinds';
+import { jobOptions } from '../queues/job-options';
+import { queueNames } from '../queues/queue-names';
 import { toAppError } from '../errors/to-app-error';
 import type { Logger } from '../logging/logger';
 import { sweepScheduleProblems } from './sweep-cron';
 
-/** A sweep job's data: the organization id only. */
-export interface SweepJobData {
-  orgId: string;
-}
+export type { SweepJobData };
 
 /** The job scheduler id of an organization's sweep. */
 export const sweepSchedulerId = (orgId: string): string => `sweep-${orgId}`;
@@ -32,12 +32,7 @@ export async function syncSweepScheduler(
     {
       name: `sweep ${orgId}`,
       data: { orgId } satisfies SweepJobData,
-      opts: {
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 5_000 },
-        removeOnComplete: 100,
-        removeOnFail: 1_000,
-      },
+      opts: jobOptions[queueNames.sweeps],
     },
   );
 }

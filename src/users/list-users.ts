@@ -2,6 +2,7 @@ import type { QueryFilter } from 'mongoose';
 import { classifyActivity, inactivityCutoff, type Activity } from '../domain/activity';
 import type { Models } from '../models/create-models';
 import type { User, UserStatus } from '../models/user.model';
+import { keysetPage, type PageKey } from '../store/keyset-page';
 
 /** A page request of the activity listing. */
 export interface ListUsersQuery {
@@ -12,7 +13,7 @@ export interface ListUsersQuery {
   kind?: User['kind'] | undefined;
   limit: number;
   /** The last item of the previous page: its `lastLoginAt` (ms, or null) and id. */
-  after?: { lastLoginAt: number | null; id: string } | undefined;
+  after?: PageKey | null | undefined;
   /** Emails and names only for keys with the `admin` scope. */
   includeEmail: boolean;
 }
@@ -45,7 +46,7 @@ export async function listUsers(
   models: Models,
   query: ListUsersQuery,
   now: Date,
-): Promise<{ items: UserListItem[]; next: { lastLoginAt: number | null; id: string } | null }> {
+): Promise<{ items: UserListItem[]; next: PageKey | null }> {
   const cutoff = inactivityCutoff(now, query.inactiveDays);
   const clauses: QueryFilter<User>[] = [
     { orgId: query.orgId },
@@ -55,19 +56,6 @@ export async function listUsers(
   if (query.activity === 'never_logged_in') clauses.push({ lastLoginAt: null });
   if (query.activity === 'inactive') clauses.push({ lastLoginAt: { $type: 'date', $lt: cutoff } });
   if (query.activity === 'active') clauses.push({ lastLoginAt: { $type: 'date', $gte: cutoff } });
-  if (query.after) {
-    const { lastLoginAt, id } = query.after;
-    clauses.push(
-      lastLoginAt === null
-        ? { $or: [{ lastLoginAt: null, _id: { $gt: id } }, { lastLoginAt: { $type: 'date' } }] }
-        : {
-            $or: [
-              { lastLoginAt: { $gt: new Date(lastLoginAt) } },
-              { lastLoginAt: new Date(lastLoginAt), _id: { $gt: id } },
-            ],
-          },
-    );
-  }
   const projection = {
     _id: 1,
     kind: 1,
@@ -76,15 +64,16 @@ export async function listUsers(
     lastLoginAt: 1,
     ...(query.includeEmail ? { email: 1, firstName: 1, lastName: 1 } : {}),
   };
-  const users = await models.users
-    .find({ $and: clauses }, projection)
-    .sort({ lastLoginAt: 1, _id: 1 })
-    .limit(query.limit + 1)
-    .lean();
-  const page = users.slice(0, query.limit);
-  const last = page.at(-1);
+  const page = await keysetPage(models.users, {
+    filter: { $and: clauses },
+    key: 'lastLoginAt',
+    order: 'asc',
+    limit: query.limit,
+    after: query.after,
+    projection,
+  });
   return {
-    items: page.map((user) => ({
+    items: page.items.map((user) => ({
       id: user._id,
       kind: user.kind,
       role: user.role,
@@ -95,9 +84,6 @@ export async function listUsers(
         ? { email: user.email ?? null, name: fullName(user.firstName, user.lastName) }
         : {}),
     })),
-    next:
-      users.length > query.limit && last
-        ? { lastLoginAt: last.lastLoginAt ? last.lastLoginAt.getTime() : null, id: last._id }
-        : null,
+    next: page.next,
   };
 }

@@ -1,30 +1,33 @@
-import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
+import { FlowProducer, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/config';
+import { completeRunJob, runStepJob } from '../deactivation/deactivation-flow.job';
 import { AppError } from '../errors/app-error';
 import { createRedisConnection } from '../infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
-import { createErrorIncidentLog } from '../logging/error-incident-log';
+import { createErrorIncidentLog, type ErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
-import { stepNames } from '../models/deactivation.model';
-import type { RunJobData, StepJobData } from '../queues/deactivation-flow';
-import type { ErasureJobData } from '../queues/erasure-queue';
 import { jobKind } from '../queues/job-ids';
+import { jobKinds } from '../queues/job-kinds';
+import { jobOptions } from '../queues/job-options';
 import { queueNames, type QueueName } from '../queues/queue-names';
-import { processRunJob } from './deactivation/process-run-job';
-import { processStepJob } from './deactivation/process-step-job';
-import { reconcileRuns } from './deactivation/reconcile-runs.job';
-import { completeRequestedErasures } from './erasure/complete-requested-erasures';
-import { processErasureJob } from './erasure/erase-user.job';
-import { reconcileErasures } from './erasure/reconcile-erasures';
+import { eraseUserJob } from './erasure/erase-user.job';
 import { toJobError } from './job-error';
-import { assertRegistryComplete, handlerFor, type JobRegistry } from './job-registry';
-import { expireIdempotencyRecords } from './maintenance/expire-idempotency-records.job';
+import {
+  assertRegistryComplete,
+  buildJobRegistry,
+  declaredKinds,
+  jobFor,
+  type JobRegistry,
+} from './job-registry';
+import { expireIdempotencyRecordsJob } from './maintenance/expire-idempotency-records.job';
+import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
-import type { BulkJobData } from '../queues/bulk-queue';
+import { recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
-import { restoreSweepSchedulers, type SweepJobData } from '../sweeps/sweep-scheduler';
+import { restoreSweepSchedulers } from '../sweeps/sweep-scheduler';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -40,15 +43,8 @@ export interface RunningWorkers {
   close: () => Promise<void>;
 }
 
-/** Every job kind each queue carries; a worker without a handler for one refuses to start. */
-export const declaredJobs = {
-  [queueNames.runs]: ['deactivate'],
-  [queueNames.steps]: stepNames,
-  [queueNames.erasures]: ['erase'],
-  [queueNames.bulk]: ['bulk'],
-  [queueNames.sweeps]: ['sweep'],
-  [queueNames.maintenance]: ['expire-idempotency-records', 'reconcile-runs'],
-} as const;
+/** Every job kind each queue carries (src/queues/job-kinds.ts); a worker without a handler for one refuses to start. */
+export const declaredJobs = declaredKinds(jobKinds);
 
 function buildRegistry(
   deps: WorkerDeps,
@@ -56,35 +52,116 @@ function buildRegistry(
 ): JobRegistry {
   const { flows, runsQueue, bulkQueue, locks } = queues;
   const { models, logger, config, metrics } = deps;
-  const step = (job: Job): Promise<unknown> =>
-    processStepJob(job as Job<StepJobData>, { models, logger, metrics, locks });
-  return {
+  const step = (job: Parameters<typeof runStepJob>[0]): Promise<unknown> =>
+    runStepJob(job, { models, logger, metrics, locks });
+  return buildJobRegistry(jobKinds, {
     [queueNames.runs]: {
-      deactivate: (job, token) =>
-        processRunJob(job as Job<RunJobData>, { models, logger, metrics }, token),
+      deactivate: (job, token) => completeRunJob(job, { models, logger, metrics }, token),
     },
-    [queueNames.steps]: Object.fromEntries(stepNames.map((name) => [name, step])),
-    [queueNames.erasures]: {
-      erase: (job) => processErasureJob(job as Job<ErasureJobData>, { models, logger }),
+    [queueNames.steps]: {
+      'revoke-tokens': step,
+      'cancel-subscriptions': step,
+      'transfer-opportunities': step,
+      'remove-from-teams': step,
+      'blocklist-email': step,
     },
+    [queueNames.erasures]: { erase: (job) => eraseUserJob(job, { models, logger }) },
     [queueNames.bulk]: {
-      bulk: (job) => processBulkJob(job as Job<BulkJobData>, { models, flows, logger }),
+      bulk: (job) =>
+        processBulkJob(job, {
+          models,
+          flows,
+          locks,
+          logger,
+          onFinished: (outcome) => recordSweepOutcome(models, outcome),
+        }),
     },
-    [queueNames.sweeps]: {
-      sweep: (job) => runSweepJob(job as Job<SweepJobData>, { models, bulkQueue, logger }),
-    },
+    [queueNames.sweeps]: { sweep: (job) => runSweepJob(job, { models, bulkQueue, logger }) },
     [queueNames.maintenance]: {
-      'expire-idempotency-records': () => expireIdempotencyRecords(models),
-      'reconcile-runs': async () => ({
-        runs: await reconcileRuns(
+      'expire-idempotency-records': () => expireIdempotencyRecordsJob(models),
+      'reconcile-runs': () =>
+        reconcileRunsJob(
           { models, flows, runsQueue, logger },
           { graceMs: config.reconcileGraceMs },
         ),
-        erasures: await reconcileErasures({ models, flows }),
-        scimDeletions: await completeRequestedErasures({ models, flows }),
-      }),
     },
-  };
+  });
+}
+
+/** The queues this process serves: all, or those `WORKER_QUEUES` names (all of them known). */
+function servedQueues(config: AppConfig, registry: JobRegistry): QueueName[] {
+  const unknown = (config.workerQueues ?? []).filter((queue) => !(queue in registry));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'config_invalid',
+      `WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`,
+    );
+  }
+  return (Object.keys(registry) as QueueName[]).filter(
+    (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
+  );
+}
+
+/**
+ * A worker on `queue`: finds the job's entry by its kind (the data is parsed there), and turns
+ * what the handler throws into a BullMQ signal (src/workers/job-error.ts).
+ */
+function startWorker(
+  queue: QueueName,
+  registry: JobRegistry,
+  shared: { connection: Redis; config: AppConfig; errors: ErrorIncidentLog },
+): Worker {
+  const { connection, config, errors } = shared;
+  const worker = new Worker(
+    queue,
+    async (job, token) => {
+      try {
+        return await jobFor(registry, queue, job, jobKind(job.name)).run(job, token);
+      } catch (error) {
+        throw toJobError(error);
+      }
+    },
+    {
+      connection,
+      prefix: config.queuePrefix,
+      concurrency: config.workerConcurrency,
+      lockDuration: config.workerLockDurationMs,
+      stalledInterval: config.workerLockDurationMs,
+      maxStalledCount: 5,
+    },
+  );
+  errors.watch(worker, 'worker', `worker:${queue}`);
+  return worker;
+}
+
+/**
+ * Upserts the maintenance schedulers and every enabled sweep policy's; returns how many sweeps
+ * are scheduled. Schedulers live in Redis: upserting them at start and again whenever the
+ * connection comes back re-creates them after Redis lost its data (a restart without
+ * persistence, a FLUSHALL), so the reconciler is there to re-queue the runs lost with it.
+ */
+async function ensureSchedulers(
+  deps: WorkerDeps,
+  queues: { maintenance: Queue; sweepsQueue: Queue },
+): Promise<number> {
+  const { config, logger, metrics } = deps;
+  const housekeeping = jobOptions[queueNames.maintenance];
+  await queues.maintenance.upsertJobScheduler(
+    'expire-idempotency-records',
+    { every: 60 * 60 * 1000 },
+    { name: 'expire-idempotency-records', opts: housekeeping },
+  );
+  await queues.maintenance.upsertJobScheduler(
+    'reconcile-runs',
+    { every: config.reconcileIntervalMs },
+    { name: 'reconcile-runs', opts: housekeeping },
+  );
+  return restoreSweepSchedulers(deps.models, queues.sweepsQueue, {
+    logger,
+    onSkipped: (reason) => {
+      metrics.sweepPoliciesSkipped.inc({ reason });
+    },
+  });
 }
 
 /** Starts one BullMQ worker per queue, and the maintenance schedulers. */
@@ -107,68 +184,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
   assertRegistryComplete(registry, declaredJobs);
 
-  // Schedulers live in Redis. Upserting them at start and again whenever the connection comes
-  // back re-creates them after Redis lost its data (a restart without persistence, a FLUSHALL),
-  // so the reconciler is there to re-queue the runs that were lost with it.
-  const housekeeping = { removeOnComplete: 10, removeOnFail: 100 };
-  const ensureSchedulers = async (): Promise<number> => {
-    await maintenance.upsertJobScheduler(
-      'expire-idempotency-records',
-      { every: 60 * 60 * 1000 },
-      { name: 'expire-idempotency-records', opts: housekeeping },
-    );
-    await maintenance.upsertJobScheduler(
-      'reconcile-runs',
-      { every: config.reconcileIntervalMs },
-      { name: 'reconcile-runs', opts: housekeeping },
-    );
-    return restoreSweepSchedulers(deps.models, sweepsQueue, {
-      logger,
-      onSkipped: (reason) => {
-        deps.metrics.sweepPoliciesSkipped.inc({ reason });
-      },
-    });
-  };
-  const sweeps = await ensureSchedulers();
+  const ensure = (): Promise<number> => ensureSchedulers(deps, { maintenance, sweepsQueue });
+  const sweeps = await ensure();
   const onReconnect = (): void => {
-    ensureSchedulers().catch((error: unknown) => {
+    ensure().catch((error: unknown) => {
       logger.warn({ err: error }, 'could not restore the job schedulers after a reconnect');
     });
   };
   connection.on('ready', onReconnect);
 
-  const served = (Object.keys(registry) as QueueName[]).filter(
-    (queue) => config.workerQueues === null || config.workerQueues.includes(queue),
+  const workers = servedQueues(config, registry).map((queue) =>
+    startWorker(queue, registry, { connection, config, errors }),
   );
-  const unknown = (config.workerQueues ?? []).filter((queue) => !(queue in registry));
-  if (unknown.length > 0) {
-    throw new AppError(
-      'config_invalid',
-      `WORKER_QUEUES names unknown queues: ${unknown.join(', ')}`,
-    );
-  }
-  const workers = served.map((queue) => {
-    const worker = new Worker(
-      queue,
-      async (job, token) => {
-        try {
-          return await handlerFor(registry, queue, job, jobKind(job.name))(job, token);
-        } catch (error) {
-          throw toJobError(error);
-        }
-      },
-      {
-        connection,
-        prefix,
-        concurrency: config.workerConcurrency,
-        lockDuration: config.workerLockDurationMs,
-        stalledInterval: config.workerLockDurationMs,
-        maxStalledCount: 5,
-      },
-    );
-    errors.watch(worker, 'worker', `worker:${queue}`);
-    return worker;
-  });
   logger.info(
     {
       queues: Object.keys(registry),

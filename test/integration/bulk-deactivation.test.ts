@@ -16,9 +16,10 @@ import {
   daysAgo,
   insertFixtures,
   newId,
-  orgFixture,
   teamFixture,
   userFixture,
+  seedStaffedOrg,
+  type StaffedOrg,
 } from '../support/factories';
 import { startTestWorkers } from '../support/run-helpers';
 import { eventually } from '../support/service-process';
@@ -75,23 +76,8 @@ interface BulkBody {
 }
 
 /** An organization with two active admins and a manager, plus `extra` users. */
-async function seedOrg(extra: (orgId: string) => User[] = () => []): Promise<{
-  orgId: string;
-  admin: User;
-  admin2: User;
-  manager: User;
-  users: User[];
-}> {
-  const org = orgFixture();
-  const admin = userFixture(org._id, { role: 'admin' });
-  const admin2 = userFixture(org._id, { role: 'admin' });
-  const manager = userFixture(org._id, { role: 'manager' });
-  const users = extra(org._id);
-  await insertFixtures(h.models, {
-    organizations: [org],
-    users: [admin, admin2, manager, ...users],
-  });
-  return { orgId: org._id, admin, admin2, manager, users };
+function seedOrg(extra: (orgId: string) => User[] = () => []): Promise<StaffedOrg> {
+  return seedStaffedOrg(h.models, extra);
 }
 
 /** Posts a bulk; asserts 202 and the Location header; returns the body. */
@@ -341,7 +327,7 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       actorId: admin._id,
       userIds: [halfDone!._id, other!._id],
     });
-    // What acceptRuns had written when the worker died: the run with its claim and bulkId,
+    // What acceptDeactivations had written when the worker died: the run with its claim and bulkId,
     // the user not yet switched to inactive, no flow queued, the item still pending.
     const now = new Date();
     const request = { orgId, userId: halfDone!._id, actorId: admin._id, source: 'bulk' as const };

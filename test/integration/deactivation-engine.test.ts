@@ -6,7 +6,7 @@ import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createRedisLock } from '../../src/infra/redis-lock';
 import type { Deactivation, StepName } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
-import { enqueueRun, runFlow } from '../../src/queues/deactivation-flow';
+import { enqueueRun, runFlow } from '../../src/deactivation/deactivation-flow.job';
 import { runJobId, stepJobId } from '../../src/queues/job-ids';
 import { queueNames } from '../../src/queues/queue-names';
 import {

@@ -105,6 +105,18 @@ describe('jobs that cannot succeed fail at once, with a code that says why', () 
     });
   });
 
+  it('a job whose data does not parse: invalid_job_data, naming each bad field, before its handler runs', async () => {
+    const bulkId = newId('bulk');
+    expect(await failureOf(queueNames.bulk, `bulk ${bulkId}`, { orgId: 42 })).toEqual({
+      attemptsMade: 1,
+      failedReason: expect.stringMatching(
+        new RegExp(
+          `^invalid_job_data: Job "bulk ${bulkId}" has invalid data: bulkId: .+; orgId: .+`,
+        ),
+      ) as unknown,
+    });
+  });
+
   it('a job of a kind no handler takes: no_job_handler', async () => {
     expect(await failureOf(queueNames.maintenance, 'vacuum-everything', {})).toEqual({
       attemptsMade: 1,

@@ -3,7 +3,7 @@ import { apiRoutes } from '../../src/api/app';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { createLogger } from '../../src/logging/logger';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, orgFixture, sweepReportFixture, userFixture } from '../support/factories';
 import { schemaViolations, type JsonSchema } from '../support/json-schema-check';
 
 interface Operation {
@@ -342,16 +342,14 @@ describe('answers match the document', () => {
   });
 
   it('returns sweep reports, a failed one with its error, as the SweepReport schema says', async () => {
-    await h.models.sweeps.create({
-      _id: `${orgId}-failed`,
-      orgId,
-      status: 'failed',
-      dryRun: false,
-      startedAt: new Date(),
-      finishedAt: new Date(),
-      maxPerRun: 100,
-      error: 'the store did not answer',
-    });
+    await h.models.sweeps.create(
+      sweepReportFixture(orgId, {
+        _id: `${orgId}-failed`,
+        status: 'failed',
+        finishedAt: new Date(),
+        error: 'the store did not answer',
+      }),
+    );
     const res = await call('get', '/v1/orgs/{orgId}/sweeps').set('Authorization', `Bearer ${key}`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({

@@ -3,7 +3,7 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { AuditEvent } from '../../src/models/audit-event.model';
 import { hashEmail } from '../../src/domain/email';
 import { stepNames, type Deactivation } from '../../src/models/deactivation.model';
-import { enqueueRun } from '../../src/queues/deactivation-flow';
+import { enqueueRun } from '../../src/deactivation/deactivation-flow.job';
 import { runJobId } from '../../src/queues/job-ids';
 import type { User } from '../../src/models/user.model';
 import { queueNames } from '../../src/queues/queue-names';

@@ -5,7 +5,7 @@ import { createLogger } from '../../src/logging/logger';
 import { erasureJobId } from '../../src/queues/erasure-queue';
 import { runJobId } from '../../src/queues/job-ids';
 import { queueNames } from '../../src/queues/queue-names';
-import { reconcileRuns } from '../../src/workers/deactivation/reconcile-runs.job';
+import { reconcileRuns } from '../../src/workers/maintenance/reconcile-runs.job';
 import { reconcileErasures } from '../../src/workers/erasure/reconcile-erasures';
 import { insertFixtures, orgFixture, userFixture } from '../support/factories';
 import { openIdleProducer, type IdleProducer } from '../support/run-helpers';

@@ -7,7 +7,7 @@ import type { Opportunity } from '../../src/models/opportunity.model';
 import type { SubscriptionStatus } from '../../src/models/subscription.model';
 import type { TokenType } from '../../src/models/token.model';
 import type { UserKind } from '../../src/models/user.model';
-import { stepTable } from '../../src/workers/steps/step-table';
+import { stepTable } from '../../src/deactivation/deactivation-flow.job';
 import {
   insertFixtures,
   opportunityFixture,

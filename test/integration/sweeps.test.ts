@@ -23,6 +23,7 @@ import {
   daysAgo,
   insertFixtures,
   orgFixture,
+  sweepReportFixture,
   teamFixture,
   userFixture,
 } from '../support/factories';
@@ -191,6 +192,33 @@ describe('sweep policy', () => {
       expect({ raw, status: res.status }).toEqual({ raw, status: 400 });
       expectError(res, 400, 'validation_failed');
       expect(issuePaths(res)).toEqual(['query.cursor']);
+    }
+  });
+
+  it('lists reports newest first and pages by cursor, a tie on startedAt broken by id', async () => {
+    const { orgId } = await seedOrg(() => []);
+    const tie = daysAgo(2);
+    const reports = [
+      sweepReportFixture(orgId, { _id: `${orgId}-a`, startedAt: daysAgo(3) }),
+      sweepReportFixture(orgId, { _id: `${orgId}-b`, startedAt: tie }),
+      sweepReportFixture(orgId, { _id: `${orgId}-c`, startedAt: tie }),
+      sweepReportFixture(orgId, { _id: `${orgId}-d`, startedAt: daysAgo(1) }),
+    ];
+    await h.models.sweeps.insertMany(reports);
+    const newestFirst = [`${orgId}-d`, `${orgId}-c`, `${orgId}-b`, `${orgId}-a`];
+    for (const limit of [1, 2, 3, 4]) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor === null ? '' : `&cursor=${cursor}`;
+        const res = await client.get(`${sweepsPath(orgId)}?limit=${limit}${query}`);
+        expect(res.status).toBe(200);
+        const page = res.body as { items: SweepBody[]; nextCursor: string | null };
+        expect(page.items.length).toBeLessThanOrEqual(limit);
+        seen.push(...page.items.map((item) => item.id));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      expect({ limit, seen }).toEqual({ limit, seen: newestFirst });
     }
   });
 
@@ -694,24 +722,9 @@ describe('sweeps', () => {
     const sweepId = `${orgId}-fire-crash`;
     // What the first attempt of job "fire-crash" had written when its worker was killed: the
     // report, before any selection. BullMQ then runs the stalled job again under the same id.
-    await h.models.sweeps.collection.insertOne({
-      _id: sweepId,
-      orgId,
-      status: 'running',
-      dryRun: false,
-      startedAt: new Date(),
-      finishedAt: null,
-      matched: 0,
-      selected: 0,
-      deactivated: 0,
-      skippedByReason: {},
-      held: false,
-      maxPerRun: 100,
-      bulkId: null,
-      approvedBy: null,
-      approvedAt: null,
-      error: null,
-    } as never);
+    await h.models.sweeps.collection.insertOne(
+      sweepReportFixture(orgId, { _id: sweepId, startedAt: new Date() }) as never,
+    );
     const job = await fire(orgId, 'fire-crash');
     await eventually(
       async () => ['completed', 'failed'].includes(await job.getState()),

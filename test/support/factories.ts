@@ -3,6 +3,7 @@ import type { Models } from '../../src/models/create-models';
 import type { Opportunity } from '../../src/models/opportunity.model';
 import type { Organization } from '../../src/models/organization.model';
 import type { Subscription } from '../../src/models/subscription.model';
+import type { SweepReport } from '../../src/models/sweep-report.model';
 import type { Team } from '../../src/models/team.model';
 import type { Token } from '../../src/models/token.model';
 import type { User } from '../../src/models/user.model';
@@ -118,4 +119,59 @@ export async function insertFixtures(
     fixtures.subscriptions?.length ? models.subscriptions.insertMany(fixtures.subscriptions) : null,
     fixtures.tokens?.length ? models.tokens.insertMany(fixtures.tokens) : null,
   ]);
+}
+
+/** An organization seeded by {@link seedStaffedOrg}. */
+export interface StaffedOrg {
+  orgId: string;
+  admin: User;
+  admin2: User;
+  manager: User;
+  users: User[];
+}
+
+/**
+ * An organization with two active admins (so no request meets last_admin) and a manager, plus
+ * the users `extraUsers` makes for it: the usual cast of an API test.
+ */
+export async function seedStaffedOrg(
+  models: Models,
+  extraUsers: (orgId: string) => User[] = () => [],
+): Promise<StaffedOrg> {
+  const org = orgFixture();
+  const admin = userFixture(org._id, { role: 'admin' });
+  const admin2 = userFixture(org._id, { role: 'admin' });
+  const manager = userFixture(org._id, { role: 'manager' });
+  const users = extraUsers(org._id);
+  await insertFixtures(models, {
+    organizations: [org],
+    users: [admin, admin2, manager, ...users],
+  });
+  return { orgId: org._id, admin, admin2, manager, users };
+}
+
+/** A sweep report as a sweep leaves it when it starts: `running`, nothing counted yet. */
+export function sweepReportFixture(
+  orgId: string,
+  overrides: Partial<SweepReport> = {},
+): SweepReport {
+  return {
+    _id: `${orgId}-${newId('fire')}`,
+    orgId,
+    status: 'running',
+    dryRun: false,
+    startedAt: new Date(),
+    finishedAt: null,
+    matched: 0,
+    selected: 0,
+    deactivated: 0,
+    skippedByReason: {},
+    held: false,
+    maxPerRun: 100,
+    bulkId: null,
+    approvedBy: null,
+    approvedAt: null,
+    error: null,
+    ...overrides,
+  };
 }

@@ -5,7 +5,7 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { Deactivation } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
 import { openApiHarness, type ApiHarness } from './api-harness';
-import { insertFixtures, orgFixture, userFixture } from './factories';
+import { seedStaffedOrg, type StaffedOrg } from './factories';
 import {
   acceptWithoutWorkers,
   openIdleProducer,
@@ -81,20 +81,11 @@ export async function openLifecycleHarness(tag: string): Promise<LifecycleHarnes
 }
 
 /** An organization with two active admins (no request meets last_admin) and a manager. */
-export async function seedLifecycleOrg(
+export function seedLifecycleOrg(
   t: LifecycleHarness,
   extraUsers: (orgId: string) => User[] = () => [],
-): Promise<{ orgId: string; admin: User; admin2: User; manager: User; users: User[] }> {
-  const org = orgFixture();
-  const admin = userFixture(org._id, { role: 'admin' });
-  const admin2 = userFixture(org._id, { role: 'admin' });
-  const manager = userFixture(org._id, { role: 'manager' });
-  const users = extraUsers(org._id);
-  await insertFixtures(t.h.models, {
-    organizations: [org],
-    users: [admin, admin2, manager, ...users],
-  });
-  return { orgId: org._id, admin, admin2, manager, users };
+): Promise<StaffedOrg> {
+  return seedStaffedOrg(t.h.models, extraUsers);
 }
 
 /** Deactivates through the API and waits for the workers to complete the run. */

@@ -8,6 +8,13 @@ import { createModels, ensureIndexes, type Models } from '../../src/models/creat
 /** The store and Redis the suite runs against: the local stack unless the URLs say otherwise. */
 export const mongoUrl = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017/offboard';
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * Where browser tests save their screenshots: the README's `docs/images` only when asked
+ * (`UPDATE_DOC_IMAGES=1 npx jest test/e2e/admin-console.test.ts`), so a test run leaves the
+ * committed images alone; otherwise the git-ignored `test-artifacts`.
+ */
+export const screenshotDir =
+  process.env.UPDATE_DOC_IMAGES === '1' ? 'docs/images' : 'test-artifacts/screenshots';
 
 /** A short random name, unique per test file, usable as a database name and queue prefix. */
 export function uniqueName(tag: string): string {

@@ -2,9 +2,10 @@ import type { Queue } from 'bullmq';
 import type { Models } from '../../models/create-models';
 import type { SweepReport } from '../../models/sweep-report.model';
 import { approveSweep } from '../../sweeps/approve-sweep';
+import { listSweepReports } from '../../sweeps/list-sweep-reports';
 import { putSweepPolicy } from '../../sweeps/sweep-policy';
 import { hasScope } from '../authenticate';
-import { cursorId, cursorTime, decodeCursor, encodeCursor } from '../cursor';
+import { decodePageCursor, encodePageCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -45,99 +46,97 @@ function toSweepView(sweep: SweepReport): Record<keyof z.input<typeof sweepRepor
   };
 }
 
-/** Sweep policy, sweep reports and approval of held sweeps. */
-export function sweepRoutes(deps: {
+interface SweepRoutesDeps {
   models: Models;
   bulkQueue: Queue;
   sweepsQueue: Queue;
-}): RouteDefinition[] {
-  const { models } = deps;
-  return [
-    defineRoute({
-      method: 'put',
-      path: '/v1/orgs/:orgId/sweep-policy',
-      summary:
-        'Set the automatic inactivity sweep; enabled policies run on their cron as BullMQ job schedulers. Raising maxPerRun above 500 (or the current value) or removing an exempt role needs the admin scope (403 sweep_safety_requires_admin)',
-      scope: 'write',
-      params: orgParamsSchema,
-      body: sweepPolicySchema,
-      responses: {
-        200: { description: 'The stored policy', schema: sweepPolicySchema },
-        ...commonErrorResponses,
-      },
-      handler: async ({ params, body, apiKey }) => ({
-        status: 200,
-        body: await putSweepPolicy(deps, params.orgId, body, {
-          mayLowerSafety: apiKey !== null && hasScope(apiKey, 'admin'),
-        }),
+}
+
+/** `PUT /sweep-policy`: store the policy and make its scheduler match. */
+function putPolicyRoute(deps: SweepRoutesDeps): RouteDefinition {
+  return defineRoute({
+    method: 'put',
+    path: '/v1/orgs/:orgId/sweep-policy',
+    summary:
+      'Set the automatic inactivity sweep; enabled policies run on their cron as BullMQ job schedulers. Raising maxPerRun above 500 (or the current value) or removing an exempt role needs the admin scope (403 sweep_safety_requires_admin)',
+    scope: 'write',
+    params: orgParamsSchema,
+    body: sweepPolicySchema,
+    responses: {
+      200: { description: 'The stored policy', schema: sweepPolicySchema },
+      ...commonErrorResponses,
+    },
+    handler: async ({ params, body, apiKey }) => ({
+      status: 200,
+      body: await putSweepPolicy(deps, params.orgId, body, {
+        mayLowerSafety: apiKey !== null && hasScope(apiKey, 'admin'),
       }),
     }),
-    defineRoute({
-      method: 'get',
-      path: '/v1/orgs/:orgId/sweeps',
-      summary: 'Sweep reports, newest first: matched, deactivated, skipped by reason, held',
-      scope: 'read',
-      params: orgParamsSchema,
-      query: sweepListQuerySchema,
-      responses: {
-        200: {
-          description: 'A page of reports',
-          schema: z.object({
-            items: z.array(sweepReportSchema),
-            nextCursor: z.string().nullable(),
-          }),
-        },
-        ...commonErrorResponses,
+  });
+}
+
+/** `GET /sweeps`: the reports, a page at a time. */
+function listSweepsRoute(models: Models): RouteDefinition {
+  return defineRoute({
+    method: 'get',
+    path: '/v1/orgs/:orgId/sweeps',
+    summary: 'Sweep reports, newest first: matched, deactivated, skipped by reason, held',
+    scope: 'read',
+    params: orgParamsSchema,
+    query: sweepListQuerySchema,
+    responses: {
+      200: {
+        description: 'A page of reports',
+        schema: z.object({
+          items: z.array(sweepReportSchema),
+          nextCursor: z.string().nullable(),
+        }),
       },
-      handler: async ({ params, query }) => {
-        await requireOrganization(models, params.orgId);
-        const filter: Record<string, unknown> = { orgId: params.orgId };
-        if (query.cursor !== undefined) {
-          const [startedAt, id] = decodeCursor(query.cursor, z.tuple([cursorTime, cursorId]));
-          const at = new Date(startedAt);
-          filter.$or = [{ startedAt: { $lt: at } }, { startedAt: at, _id: { $lt: id } }];
-        }
-        const sweeps = await models.sweeps
-          .find(filter)
-          .sort({ startedAt: -1, _id: -1 })
-          .limit(query.limit + 1)
-          .lean();
-        const page = sweeps.slice(0, query.limit);
-        const last = page.at(-1);
-        return {
-          status: 200,
-          body: {
-            items: page.map(toSweepView),
-            nextCursor:
-              sweeps.length > query.limit && last
-                ? encodeCursor([last.startedAt.getTime(), last._id])
-                : null,
-          },
-        };
+      ...commonErrorResponses,
+    },
+    handler: async ({ params, query }) => {
+      await requireOrganization(models, params.orgId);
+      const page = await listSweepReports(models, {
+        orgId: params.orgId,
+        limit: query.limit,
+        after: decodePageCursor(query.cursor),
+      });
+      return {
+        status: 200,
+        body: { items: page.items.map(toSweepView), nextCursor: encodePageCursor(page.next) },
+      };
+    },
+  });
+}
+
+/** `POST /sweeps/:id/approve`: release a held sweep. */
+function approveSweepRoute(deps: SweepRoutesDeps): RouteDefinition {
+  return defineRoute({
+    method: 'post',
+    path: '/v1/orgs/:orgId/sweeps/:id/approve',
+    summary: 'Release a sweep held by the circuit breaker (maxPerRun exceeded)',
+    scope: 'admin',
+    params: sweepParamsSchema,
+    responses: {
+      200: { description: 'The approved report', schema: sweepReportSchema },
+      ...commonErrorResponses,
+      409: {
+        description: 'not_held: the sweep is not waiting for approval',
+        schema: errorResponseSchema,
       },
-    }),
-    defineRoute({
-      method: 'post',
-      path: '/v1/orgs/:orgId/sweeps/:id/approve',
-      summary: 'Release a sweep held by the circuit breaker (maxPerRun exceeded)',
-      scope: 'admin',
-      params: sweepParamsSchema,
-      responses: {
-        200: { description: 'The approved report', schema: sweepReportSchema },
-        ...commonErrorResponses,
-        409: {
-          description: 'not_held: the sweep is not waiting for approval',
-          schema: errorResponseSchema,
-        },
-      },
-      handler: async ({ params, apiKey }) => {
-        const sweep = await approveSweep(deps, {
-          orgId: params.orgId,
-          sweepId: params.id,
-          approvedBy: `apikey:${apiKey?._id ?? 'unknown'}`,
-        });
-        return { status: 200, body: toSweepView(sweep) };
-      },
-    }),
-  ];
+    },
+    handler: async ({ params, apiKey }) => {
+      const sweep = await approveSweep(deps, {
+        orgId: params.orgId,
+        sweepId: params.id,
+        approvedBy: `apikey:${apiKey?._id ?? 'unknown'}`,
+      });
+      return { status: 200, body: toSweepView(sweep) };
+    },
+  });
+}
+
+/** Sweep policy, sweep reports and approval of held sweeps. */
+export function sweepRoutes(deps: SweepRoutesDeps): RouteDefinition[] {
+  return [putPolicyRoute(deps), listSweepsRoute(deps.models), approveSweepRoute(deps)];
 }

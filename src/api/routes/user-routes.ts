@@ -1,8 +1,7 @@
 import type { Models } from '../../models/create-models';
 import { listUsers } from '../../users/list-users';
 import { hasScope } from '../authenticate';
-import { z } from 'zod';
-import { cursorId, cursorTime, decodeCursor, encodeCursor } from '../cursor';
+import { decodePageCursor, encodePageCursor } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import { userListQuerySchema, userListSchema } from '../schemas/bulk-schemas';
@@ -24,14 +23,6 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
       },
       handler: async ({ params, query, apiKey }) => {
         await requireOrganization(deps.models, params.orgId);
-        let after: { lastLoginAt: number | null; id: string } | undefined;
-        if (query.cursor !== undefined) {
-          const [lastLoginAt, id] = decodeCursor(
-            query.cursor,
-            z.tuple([cursorTime.nullable(), cursorId]),
-          );
-          after = { lastLoginAt, id };
-        }
         const page = await listUsers(
           deps.models,
           {
@@ -41,7 +32,7 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
             status: query.status,
             kind: query.kind,
             limit: query.limit,
-            after,
+            after: decodePageCursor(query.cursor, { nullableTime: true }),
             includeEmail: apiKey !== null && hasScope(apiKey, 'admin'),
           },
           new Date(),
@@ -50,7 +41,7 @@ export function userRoutes(deps: { models: Models }): RouteDefinition[] {
           status: 200,
           body: {
             items: page.items,
-            nextCursor: page.next ? encodeCursor([page.next.lastLoginAt, page.next.id]) : null,
+            nextCursor: encodePageCursor(page.next),
           },
         };
       },

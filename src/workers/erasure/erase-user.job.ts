@@ -6,6 +6,7 @@ import type { Logger } from '../../logging/logger';
 import type { Models } from '../../models/create-models';
 import type { User } from '../../models/user.model';
 import type { ErasureJobData } from '../../queues/erasure-queue';
+import { eraseReasonsInStoredResponses } from '../../idempotency/erase-stored-reasons';
 
 /** What an erasure reports: ids and the tombstone's time, nothing personal. */
 export interface ErasureResult {
@@ -46,16 +47,7 @@ async function eraseReasons(models: Models, user: User): Promise<void> {
       { orgId, 'data.reason': { $exists: true }, ...about({ subjectId: userId }, 'data.reason') },
       { $unset: { 'data.reason': 1 } },
     ),
-    // Only responses are stored (a request is kept as a hash); run views carry the reason. Not
-    // indexed: the collection holds one day of responses, and erasures are rare.
-    models.idempotencyRecords.updateMany(
-      {
-        'responseBody.orgId': orgId,
-        'responseBody.reason': { $ne: null },
-        ...about({ 'responseBody.userId': userId }, 'responseBody.reason'),
-      },
-      { $set: { 'responseBody.reason': null } },
-    ),
+    eraseReasonsInStoredResponses(models, { orgId, userId, mentions }),
   ]);
 }
 
@@ -126,7 +118,7 @@ export interface ErasureJobDeps {
 }
 
 /** The `erase` job of the `erasures` queue. */
-export async function processErasureJob(
+export async function eraseUserJob(
   job: Job<ErasureJobData>,
   deps: ErasureJobDeps,
 ): Promise<ErasureResult> {

@@ -14,3 +14,10 @@ export async function expireIdempotencyRecords(
   ]);
   return { deleted: records.deletedCount + ends.deletedCount };
 }
+
+/** The `expire-idempotency-records` job of the `maintenance` queue. */
+export function expireIdempotencyRecordsJob(
+  models: Pick<Models, 'idempotencyRecords' | 'idempotencyAttemptEnds'>,
+): Promise<{ deleted: number }> {
+  return expireIdempotencyRecords(models);
+}

@@ -2,8 +2,10 @@ import type { FlowProducer, Queue } from 'bullmq';
 import type { Logger } from '../../logging/logger';
 import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
-import { enqueueRun } from '../../queues/deactivation-flow';
+import { enqueueRun } from '../../deactivation/deactivation-flow.job';
 import { runJobId } from '../../queues/job-ids';
+import { completeRequestedErasures } from '../erasure/complete-requested-erasures';
+import { reconcileErasures } from '../erasure/reconcile-erasures';
 
 /** What the reconciler needs. */
 export interface ReconcileDeps {
@@ -78,4 +80,24 @@ export async function reconcileRuns(
     logger.info({ runId: run._id }, 're-queued a run that had no live job');
   }
   return { checked, requeued, abandoned };
+}
+
+/**
+ * The `reconcile-runs` job of the `maintenance` queue: re-queues lost runs, then lost erasures
+ * (src/workers/erasure/reconcile-erasures.ts), then erases the users deleted over SCIM whose
+ * deactivation has completed since (src/workers/erasure/complete-requested-erasures.ts).
+ */
+export async function reconcileRunsJob(
+  deps: ReconcileDeps,
+  options: { graceMs: number },
+): Promise<{
+  runs: Awaited<ReturnType<typeof reconcileRuns>>;
+  erasures: { requeued: number };
+  scimDeletions: { erased: number };
+}> {
+  return {
+    runs: await reconcileRuns(deps, options),
+    erasures: await reconcileErasures(deps),
+    scimDeletions: await completeRequestedErasures(deps),
+  };
 }
