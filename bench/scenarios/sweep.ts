@@ -135,7 +135,8 @@ async function offboardSweep(
           return report.status === 'completed';
         },
         'the sweep to complete',
-        30 * 60_000,
+        // 30 minutes, and 30 more per 25,000 users beyond the first 25,000.
+        Math.max(1, Math.ceil(users / 25_000)) * 30 * 60_000,
         100,
       );
       timed = {
