@@ -20,14 +20,24 @@ import { parseArgs } from 'node:util';
 import { apiScenario } from './scenarios/api';
 import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
+import { scaleOutScenario } from './scenarios/scale-out';
 import { sweepScenarios } from './scenarios/sweep';
+import { webhookCostScenario } from './scenarios/webhooks';
 import { benchConfig } from './support/common';
 import type { Row } from './support/sampled-row';
 import { largeUser, smallUser } from './support/fixtures';
 import { resultsTable, type BenchReport } from './support/results-table';
 import { writeReadmeTable } from './write-readme-table';
 
-const scenarios = ['throughput', 'latency', 'redis', 'api', 'sweep'] as const;
+const scenarios = [
+  'throughput',
+  'latency',
+  'redis',
+  'api',
+  'sweep',
+  'webhooks',
+  'scale-out',
+] as const;
 type Scenario = (typeof scenarios)[number];
 
 const { values } = parseArgs({
@@ -145,6 +155,22 @@ async function main(): Promise<void> {
           break;
         case 'sweep':
           result = await sweepScenarios(sizes.sweepUsers, sizes.sweepLarge, sizes.samples, log);
+          break;
+        case 'webhooks':
+          result = await webhookCostScenario({
+            runs: sizes.redisRuns,
+            concurrency: sizes.concurrency,
+            samples: sizes.samples,
+            size: smallUser,
+          });
+          break;
+        case 'scale-out':
+          result = await scaleOutScenario({
+            users: sizes.users,
+            concurrency: sizes.concurrency,
+            samples: sizes.samples,
+            size: smallUser,
+          });
           break;
       }
       rows.push(...result.rows);

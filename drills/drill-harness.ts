@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { createApiKey } from '../src/auth/api-key-repository';
 import { hashEmail } from '../src/domain/email';
 import { connectMongo } from '../src/infra/mongo-connection';
 import { createModels, ensureIndexes, type Models } from '../src/models/create-models';
+import { queueNames } from '../src/queues/queue-names';
 import {
   insertFixtures,
   opportunityFixture,
@@ -16,6 +19,7 @@ import {
 import { killService, startWorkerProcess } from '../test/support/e2e-fixtures';
 import { freePort } from '../test/support/free-port';
 import { startServiceProcess, type ServiceProcess } from '../test/support/service-process';
+import { effectsOf, unchanged, type EffectDocs, type EffectSnapshot } from './effect-watch';
 
 /** Operator credentials the drills' processes are started with. */
 export const drillOperator = { username: 'drill', password: 'drill-password' };
@@ -122,6 +126,8 @@ export function drillEnv(
     WORKER_LOCK_DURATION_MS: '5000',
     RECONCILE_INTERVAL_MS: '2000',
     RECONCILE_GRACE_MS: '3000',
+    // Quicker than the minute of production, so a drill's FLUSHALL recovers within seconds.
+    SCHEDULER_CHECK_INTERVAL_MS: '5000',
     SHUTDOWN_TIMEOUT_MS: '15000',
     DASHBOARD_USERNAME: drillOperator.username,
     DASHBOARD_PASSWORD: drillOperator.password,
@@ -145,6 +151,32 @@ export interface DrillProcesses {
   close: () => Promise<void>;
 }
 
+/**
+ * Waits until `count` worker processes serve the steps queue (BullMQ names each worker's
+ * blocking connection after its queue): a process is up well before that (loading the code,
+ * checking the schedulers), and a fault meant for running workers must not land before.
+ */
+async function waitForWorkers(
+  env: Record<string, string>,
+  workers: ServiceProcess[],
+  count: number,
+): Promise<void> {
+  const connection = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+  const steps = new Queue(queueNames.steps, { connection, prefix: env.QUEUE_PREFIX ?? '' });
+  try {
+    const deadline = Date.now() + 60_000;
+    while ((await steps.getWorkersCount()) < count) {
+      const dead = workers.find((worker) => worker.child.exitCode !== null);
+      if (dead) throw new Error(`a worker exited at start-up:\n${dead.output()}`);
+      if (Date.now() > deadline) throw new Error('the workers did not start within 60 s');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await steps.close();
+    connection.disconnect();
+  }
+}
+
 const alive = (service: ServiceProcess): boolean =>
   service.child.exitCode === null && service.child.signalCode === null;
 
@@ -164,6 +196,7 @@ export async function startDrillProcesses(
   for (let index = 0; index < workerCount; index += 1) {
     workers.push(await startWorkerProcess(workerEnv));
   }
+  await waitForWorkers(workerEnv, workers, workerCount);
   let supervising = true as boolean;
   const supervisor = (async () => {
     while (supervising) {
@@ -203,6 +236,11 @@ interface Answer {
   body: { id?: string; error?: { code?: string; details?: { deactivationId?: string } } } | null;
 }
 
+/** An empty {@link Submission}, filled by {@link submitAll} as answers come. */
+export function newSubmission(): Submission {
+  return { runIds: new Map(), serverErrors: 0, unavailable: 0, errorSamples: [] };
+}
+
 /**
  * Posts one deactivation per user, `concurrency` at a time, the way a careful client does: a
  * 503 that names the run means it is recorded; any other 503, a refused connection or a 5xx is
@@ -213,14 +251,14 @@ export async function submitAll(
   baseUrl: string,
   store: DrillStore,
   users: DrillUser[],
-  options: { concurrency?: number; onProgress?: (done: number) => void } = {},
+  options: {
+    concurrency?: number;
+    onProgress?: (done: number) => void;
+    /** Filled in place, so the drill sees the accepted runs while it runs. */
+    submission?: Submission;
+  } = {},
 ): Promise<Submission> {
-  const submission: Submission = {
-    runIds: new Map(),
-    serverErrors: 0,
-    unavailable: 0,
-    errorSamples: [],
-  };
+  const submission = options.submission ?? newSubmission();
   let next = 0;
   let done = 0;
   const post = async (user: DrillUser): Promise<Answer | null> => {
@@ -322,12 +360,33 @@ export async function waitForRuns(
   }
 }
 
+/**
+ * Runs accepted and not finished (pending or running in the store) right now; 0 when the store
+ * does not answer. A fault counts only when it lands while this is above 0.
+ */
+export async function runsInFlight(store: DrillStore): Promise<number> {
+  try {
+    const [pending, running] = await Promise.all(
+      (['pending', 'running'] as const).map((status) =>
+        store.models.deactivations.countDocuments({ orgId: store.orgId, status }),
+      ),
+    );
+    return (pending ?? 0) + (running ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** What the store says after a drill. */
 export interface Verdict {
   completed: number;
   /** Runs not completed, or with an effect missing. */
   lost: number;
-  /** Side effects applied more than once (transfers entries, blocklist entries, audit events). */
+  /**
+   * Runs with an effect applied again: a first write rewritten since its step first completed
+   * (`revokedAt`, `canceledAt`, a transfer entry, a team member back, a re-created blocklist
+   * entry), a second transfer entry, or a second live run for the user.
+   */
   duplicated: number;
   problems: string[];
 }
@@ -335,10 +394,15 @@ export interface Verdict {
 /**
  * Checks the store, not the logs: for every run, the user's tokens all revoked by it, every
  * subscription canceled by it, every opportunity moved to the leader with exactly one
- * `transfers` entry for it, the user out of their team, one blocklist entry, one audit event of
- * each type, and the run `completed`.
+ * `transfers` entry for it, the user out of their team, a blocklist entry, an audit event of
+ * each type, and the run `completed`; and every effect as its step first wrote it (`first`,
+ * recorded by the drill's {@link watchEffects} while it ran).
  */
-export async function verifyStore(store: DrillStore, submission: Submission): Promise<Verdict> {
+export async function verifyStore(
+  store: DrillStore,
+  submission: Submission,
+  first: Map<string, EffectSnapshot>,
+): Promise<Verdict> {
   const { models, orgId } = store;
   const verdict: Verdict = { completed: 0, lost: 0, duplicated: 0, problems: [] };
   const [runs, tokens, subscriptions, opportunities, teams, blocklist, events] = await Promise.all([
@@ -350,60 +414,42 @@ export async function verifyStore(store: DrillStore, submission: Submission): Pr
     models.blocklist.find({ orgId }).lean(),
     models.auditEvents.find({ orgId }).lean(),
   ]);
-  const byUser = <T extends { userId?: string; ownerId?: string }>(
-    docs: T[],
-    key: (doc: T) => string | undefined,
-  ): Map<string, T[]> => {
+  const group = <T>(docs: T[], key: (doc: T) => string[]): Map<string, T[]> => {
     const map = new Map<string, T[]>();
     for (const doc of docs) {
-      const id = key(doc);
-      if (id !== undefined) map.set(id, [...(map.get(id) ?? []), doc]);
+      for (const id of key(doc)) map.set(id, [...(map.get(id) ?? []), doc]);
     }
     return map;
   };
   const runById = new Map(runs.map((run) => [run._id, run]));
-  const tokensOf = byUser(tokens, (doc) => doc.userId);
-  const subscriptionsOf = byUser(subscriptions, (doc) => doc.userId);
-  const transfersOf = new Map<string, number[]>();
-  for (const opportunity of opportunities) {
-    for (const entry of opportunity.transfers) {
-      const counts = transfersOf.get(entry.deactivationId) ?? [];
-      counts.push(
-        opportunity.transfers.filter((e) => e.deactivationId === entry.deactivationId).length,
-      );
-      transfersOf.set(entry.deactivationId, counts);
-    }
-  }
-  const eventCount = new Map<string, number>();
+  const tokensOf = group(tokens, (doc) => [doc.userId]);
+  const subscriptionsOf = group(subscriptions, (doc) => [doc.userId]);
+  const movedBy = group(opportunities, (doc) => doc.transferDeactivationIds ?? []);
+  const teamById = new Map(teams.map((team) => [team._id, team]));
+  const blocklistByHash = new Map(blocklist.map((entry) => [entry.emailHash, entry]));
+  const eventTypes = new Set<string>();
   for (const event of events) {
     const runId = (event.data as { deactivationId?: unknown }).deactivationId;
-    if (event.type === 'job.retried' || typeof runId !== 'string') continue;
-    const key = `${runId} ${event.type}`;
-    eventCount.set(key, (eventCount.get(key) ?? 0) + 1);
+    if (typeof runId === 'string') eventTypes.add(`${runId} ${event.type}`);
   }
-  const blocklistOf = byUser(
-    blocklist.map((entry) => ({ ...entry, userId: entry.emailHash })),
-    (doc) => doc.userId,
-  );
-  const runsPerUser = byUser(runs, (doc) => doc.userId);
+  const firstByRun = group([...first.values()], (snapshot) => [snapshot.runId]);
+  const runsPerUser = group(runs, (doc) => [doc.userId]);
 
   for (const user of store.users) {
     const runId = submission.runIds.get(user.userId);
     const run = runId === undefined ? undefined : runById.get(runId);
-    const problems: string[] = [];
-    if (!run) problems.push('no run');
+    const missing: string[] = [];
+    const again: string[] = [];
+    if (!run) missing.push('no run');
     else if (run.status !== 'completed') {
       const errors = run.steps.flatMap((step) =>
         step.error ? [`${step.name} (${step.attempts} attempts): ${step.error}`] : [],
       );
-      problems.push(`run ${run.status}${errors.length > 0 ? ` [${errors.join('; ')}]` : ''}`);
+      missing.push(`run ${run.status}${errors.length > 0 ? ` [${errors.join('; ')}]` : ''}`);
     }
     // An abandoned run (its request stopped before switching the user) changed nothing.
-    if (
-      (runsPerUser.get(user.userId) ?? []).filter((other) => other.status !== 'failed').length > 1
-    ) {
-      verdict.duplicated += 1;
-      problems.push('more than one run');
+    if ((runsPerUser.get(user.userId) ?? []).filter((o) => o.status !== 'failed').length > 1) {
+      again.push('more than one run');
     }
     if (run) {
       const own = tokensOf.get(user.userId) ?? [];
@@ -411,44 +457,69 @@ export async function verifyStore(store: DrillStore, submission: Submission): Pr
         own.length !== 3 ||
         own.some((t) => t.revokedByDeactivationId !== run._id || !t.revokedAt)
       ) {
-        problems.push('tokens not all revoked by the run');
+        missing.push('tokens not all revoked by the run');
       }
       const subs = subscriptionsOf.get(user.userId) ?? [];
       if (
         subs.length !== 1 ||
         subs.some((s) => s.status !== 'canceled' || s.cancelDeactivationId !== run._id)
       ) {
-        problems.push('subscription not canceled by the run');
+        missing.push('subscription not canceled by the run');
       }
-      const moved = transfersOf.get(run._id) ?? [];
-      if (moved.length < 2) problems.push(`opportunities transferred: ${moved.length} of 2`);
-      if (moved.some((count) => count > 1) || moved.length > 2) {
-        verdict.duplicated += 1;
-        problems.push('an opportunity transferred twice');
+      const moved = movedBy.get(run._id) ?? [];
+      if (moved.length < 2) missing.push(`opportunities transferred: ${moved.length} of 2`);
+      const entries = moved.map((o) => o.transfers.filter((e) => e.deactivationId === run._id));
+      if (moved.length > 2 || entries.some((list) => list.length > 1)) {
+        again.push('an opportunity transferred twice');
       }
       if (teams.some((team) => team.memberIds.includes(user.userId)))
-        problems.push('still in a team');
-      const entries = blocklistOf.get(hashEmail(user.email)) ?? [];
-      if (entries.length === 0) problems.push('no blocklist entry');
-      if (entries.length > 1) {
-        verdict.duplicated += 1;
-        problems.push('blocklisted twice');
-      }
+        missing.push('still in a team');
+      const entry = blocklistByHash.get(hashEmail(user.email));
+      if (!entry) missing.push('no blocklist entry');
       for (const type of [
         'user.deactivated',
         'deactivation.completed',
         'opportunities.transferred',
       ]) {
-        const count = eventCount.get(`${run._id} ${type}`) ?? 0;
-        if (count === 0) problems.push(`no ${type} event`);
-        if (count > 1) {
-          verdict.duplicated += 1;
-          problems.push(`${count} ${type} events`);
-        }
+        if (!eventTypes.has(`${run._id} ${type}`)) missing.push(`no ${type} event`);
+      }
+      // Every effect as its step first wrote it.
+      const docs: EffectDocs = {
+        tokens: own,
+        subscriptions: subs,
+        opportunities: moved,
+        teams: run.plan.teamIds.map((id) => teamById.get(id) ?? null),
+        blocklist: entry ?? null,
+      };
+      const recorded = firstByRun.get(run._id) ?? [];
+      const steps = new Set(recorded.map((snapshot) => snapshot.step));
+      const now = new Map(
+        [...steps]
+          .flatMap((step) => effectsOf(run, step, docs))
+          .map((effect) => [`${effect.step} ${effect.what}`, effect]),
+      );
+      const changed = recorded.filter(
+        (snapshot) => !unchanged(snapshot, now.get(`${snapshot.step} ${snapshot.what}`)),
+      );
+      const added = [...now.keys()].filter(
+        (key) => !recorded.some((snapshot) => `${snapshot.step} ${snapshot.what}` === key),
+      );
+      if (changed.length > 0 || added.length > 0) {
+        again.push(
+          `rewritten after its step completed: ${[
+            ...changed.map(
+              (snapshot) =>
+                `${snapshot.what} (${snapshot.value} -> ${now.get(`${snapshot.step} ${snapshot.what}`)?.value ?? 'gone'})`,
+            ),
+            ...added.map((key) => `${key} (new)`),
+          ].join(', ')}`,
+        );
       }
     }
     if (run?.status === 'completed') verdict.completed += 1;
-    if (problems.some((problem) => !/twice|more than one|events$/.test(problem))) verdict.lost += 1;
+    if (missing.length > 0) verdict.lost += 1;
+    if (again.length > 0) verdict.duplicated += 1;
+    const problems = [...missing, ...again];
     if (problems.length > 0 && verdict.problems.length < 10) {
       verdict.problems.push(`${user.userId}: ${problems.join(', ')}`);
     }

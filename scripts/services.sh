@@ -8,8 +8,13 @@
 #   bash scripts/services.sh stop              stop what this script started
 #   bash scripts/services.sh status            say what answers
 #   bash scripts/services.sh build-ferretdb    only build the FerretDB binary into the cache
+#   bash scripts/services.sh secrets-key       print the local SECRETS_KEY (made once in .data)
 #   bash scripts/services.sh chromium [--quiet]  install Debian's Chromium for the browser test
 #                                              when it is missing (jest's global setup calls it)
+#   bash scripts/services.sh cluster start|stop|status|url [--quiet]
+#                                              a local Redis Cluster: 3 masters, 3 replicas on
+#                                              127.0.0.1:7000-7005 (OFFBOARD_CLUSTER_PORT is the
+#                                              first); `url` prints its REDIS_URL
 #
 # MONGO_URL / REDIS_URL win: when set, the matching local service is neither started nor stopped.
 set -euo pipefail
@@ -20,6 +25,10 @@ cache_dir="${OFFBOARD_CACHE_DIR:-$root/.cache}"
 redis_port="${OFFBOARD_REDIS_PORT:-6379}"
 pg_port="${OFFBOARD_PG_PORT:-54329}"
 mongo_port="${OFFBOARD_MONGO_PORT:-27017}"
+cluster_port="${OFFBOARD_CLUSTER_PORT:-7000}"
+# How long a master may be silent before its replica takes over: short, so the drills' failover
+# takes seconds (production keeps Redis's 15 s default or tunes it to its network).
+cluster_node_timeout="${OFFBOARD_CLUSTER_NODE_TIMEOUT_MS:-2000}"
 ferretdb_version="v1.24.2"
 ferretdb_bin="$cache_dir/ferretdb-$ferretdb_version/bin/ferretdb"
 quiet=0
@@ -182,6 +191,80 @@ start_ferretdb() {
     fail "FerretDB did not answer on $mongo_port; see $data_dir/ferretdb.log"
 }
 
+# --- Redis Cluster (tests and drills of the scale-out, DESIGN.md 10) ------------------------
+cluster_ports() { seq "$cluster_port" $((cluster_port + 5)); }
+cluster_dir() { echo "$data_dir/redis-cluster/$1"; }
+
+cluster_url() {
+  local nodes
+  nodes=$(cluster_ports | sed 's/^/127.0.0.1:/' | paste -sd, -)
+  echo "redis+cluster://$nodes"
+}
+
+# Starts (or restarts) one node from its folder; its nodes.conf remembers its place in the
+# cluster, so a node restarted after a failover comes back as a replica of whoever took over.
+start_cluster_node() { # port
+  local port=$1 dir
+  dir=$(cluster_dir "$port")
+  mkdir -p "$dir"
+  # No persistence, like the single test Redis: a replica holds each master's data. Full
+  # coverage is not required, so the slots of the other masters keep answering while one
+  # master's slots wait for its replica.
+  redis-server --bind 127.0.0.1 --port "$port" --cluster-enabled yes \
+    --cluster-config-file nodes.conf --cluster-node-timeout "$cluster_node_timeout" \
+    --cluster-require-full-coverage no --maxmemory-policy noeviction --save '' \
+    --appendonly no --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" >/dev/null
+}
+
+cluster_info() { redis-cli -p "$cluster_port" cluster info 2>/dev/null | tr -d '\r'; }
+cluster_state_ok() { cluster_info | grep -q '^cluster_state:ok$'; }
+
+cluster_start() {
+  command -v redis-server >/dev/null || apt_install redis-server ||
+    fail "redis-server is missing: install it with 'apt-get install -y redis-server' (as root)"
+  local port started=0
+  for port in $(cluster_ports); do
+    if port_answers "$port"; then continue; fi
+    start_cluster_node "$port"
+    started=1
+  done
+  for port in $(cluster_ports); do
+    wait_for "Redis Cluster node on $port" 20 redis-cli -p "$port" ping ||
+      fail "the Redis Cluster node on $port did not answer; see $(cluster_dir "$port")/redis.log"
+  done
+  if cluster_info | grep -q '^cluster_known_nodes:1$'; then
+    say "creating the Redis Cluster: 3 masters, 3 replicas"
+    # shellcheck disable=SC2046
+    redis-cli --cluster create $(cluster_ports | sed 's/^/127.0.0.1:/') \
+      --cluster-replicas 1 --cluster-yes >"$data_dir/redis-cluster/create.log" 2>&1 ||
+      fail "redis-cli --cluster create failed; see $data_dir/redis-cluster/create.log"
+  elif [ "$started" = 0 ]; then
+    say "Redis Cluster already answers on $cluster_port-$((cluster_port + 5)): reusing it"
+  fi
+  wait_for "Redis Cluster (state ok)" 30 cluster_state_ok ||
+    fail "the Redis Cluster did not reach state ok; see $data_dir/redis-cluster/*/redis.log"
+}
+
+cluster_stop() {
+  local port
+  for port in $(cluster_ports); do stop_pidfile "Redis Cluster node $port" "$(cluster_dir "$port")/redis.pid"; done
+  # Its state is test data: the next start creates a fresh cluster.
+  rm -rf "$data_dir/redis-cluster"
+}
+
+cluster_status() {
+  local port
+  for port in $(cluster_ports); do
+    if port_answers "$port"; then
+      echo "redis cluster: $port $(redis-cli -p "$port" role | head -n 1 | tr -d '\r')"
+    else
+      echo "redis cluster: $port down"
+    fi
+  done
+  cluster_state_ok && echo "redis cluster: state ok ($(cluster_url))" || echo "redis cluster: not ok"
+}
+
 # --- Chromium (the dashboard's browser test, test/e2e/operations.test.ts) ---------------------
 ensure_chromium() {
   local browser="${CHROMIUM_PATH:-/usr/bin/chromium}"
@@ -216,6 +299,18 @@ stop_all() {
   fi
 }
 
+# The local default's SECRETS_KEY (webhook secrets at rest): made once, kept in the git-ignored
+# data folder, readable by this user only. Nothing is printed when MONGO_URL names another store:
+# its key is that deployment's to set, never one made up on this disk.
+secrets_key() {
+  [ -z "${MONGO_URL:-}" ] || return 0
+  local file="$data_dir/secrets-key"
+  if [ ! -s "$file" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$file")
+  fi
+  cat "$file"
+}
+
 status() {
   port_answers "$redis_port" && echo "redis: answers on $redis_port" || echo "redis: down"
   port_answers "$pg_port" && echo "postgresql: answers on $pg_port" || echo "postgresql: down"
@@ -231,6 +326,17 @@ case "$command" in
   stop) stop_all ;;
   status) status ;;
   build-ferretdb) build_ferretdb ;;
+  secrets-key) secrets_key ;;
   chromium) ensure_chromium ;;
-  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb | chromium [--quiet]" >&2; exit 2 ;;
+  cluster)
+    [ "${3:-}" = "--quiet" ] && quiet=1
+    case "${2:-start}" in
+      start) cluster_start ;;
+      stop) cluster_stop ;;
+      status) cluster_status ;;
+      url) cluster_url ;;
+      *) echo "usage: services.sh cluster start|stop|status|url [--quiet]" >&2; exit 2 ;;
+    esac
+    ;;
+  *) echo "usage: services.sh start [--quiet] | stop | status | build-ferretdb | secrets-key | chromium [--quiet] | cluster start|stop|status|url" >&2; exit 2 ;;
 esac

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import type { Connection } from 'mongoose';
 import { loadConfig, type AppConfig } from '../../src/config/config';
 import { connectMongo } from '../../src/infra/mongo-connection';
+import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createModels, ensureIndexes, type Models } from '../../src/models/create-models';
+import { deletePrefix as deleteKeysUnder } from '../../test/support/test-env';
 
 /** The configuration the service processes would get: local defaults or MONGO_URL / REDIS_URL. */
 export const benchConfig: AppConfig = loadConfig(process.env);
@@ -76,16 +77,14 @@ export async function withDriver<T>(store: BenchStore, body: (db: Db) => Promise
   }
 }
 
-/** Deletes every key under `prefix:` (the shared Redis is left as it was found). */
+/**
+ * Deletes every key under `prefix:` and its queues' own prefixes, on every master of a cluster
+ * (the shared Redis is left as it was found).
+ */
 export async function deletePrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = createRedisConnection(redisUrl, 'worker');
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysUnder(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { queueNames, type QueueName } from '../../src/queues/queue-names';
+import { createRedisConnection } from '../../src/infra/redis-connection';
+import { queueNames, queuePrefixFor, type QueueName } from '../../src/queues/queue-names';
 import { freePort } from '../../test/support/free-port';
 import { sleep, waitFor } from './common';
 
@@ -24,6 +24,8 @@ export interface StackOptions {
   concurrency: number;
   /** Folder for `--cpu-prof` profiles of the processes (BENCH_CPU_PROF), or null. */
   cpuProfDir: string | null;
+  /** More environment for the processes (a scenario's own settings). */
+  env?: Record<string, string>;
   /** The queues a worker serves (WORKER_QUEUES); the two deactivation queues when absent. */
   queues?: QueueName[];
 }
@@ -51,6 +53,7 @@ export function startBenchProcess(
         WORKER_CONCURRENCY: String(options.concurrency),
         LOG_LEVEL: 'warn',
         PORT: String(port),
+        ...options.env,
         ...(options.queues ? { WORKER_QUEUES: options.queues.join(',') } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,9 +98,9 @@ export async function startApi(options: StackOptions): Promise<BenchProcess & { 
 /** A worker process, once its workers (of `options.queues`) are connected to Redis. */
 export async function startWorker(options: StackOptions): Promise<BenchProcess> {
   const worker = startBenchProcess('worker-main', options, 0);
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
+  const redis = createRedisConnection(options.redisUrl, 'worker');
   const queues = (options.queues ?? [queueNames.runs, queueNames.steps]).map(
-    (name) => new Queue(name, { connection: redis, prefix: options.prefix }),
+    (name) => new Queue(name, { connection: redis, prefix: queuePrefixFor(options.prefix, name) }),
   );
   try {
     await waitFor(

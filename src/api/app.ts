@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FlowProducer, Queue } from 'bullmq';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
 import { configureApiKeyCache } from '../auth/api-key-cache';
@@ -11,6 +10,7 @@ import {
   type AppConfig,
   type ConsoleConfig,
   type SecurityConfig,
+  type WebhookConfig,
 } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
@@ -38,12 +38,14 @@ import { reactivationRoutes } from './routes/reactivation-routes';
 import { sweepPolicyRoutes } from './routes/sweep-policy-routes';
 import { sweepRoutes } from './routes/sweep-routes';
 import { userRoutes } from './routes/user-routes';
+import { webhookRoutes } from './routes/webhook-routes';
+import type { RedisClient } from '../infra/redis-connection';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
 export interface ApiDeps {
   mongo: Connection;
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   flows: FlowProducer;
   /** Producer of bulk-deactivation jobs. */
   bulkQueue: Queue;
@@ -59,6 +61,8 @@ export interface ApiDeps {
   queuePrefix: string;
   metrics: ServiceMetrics;
   logger: Logger;
+  /** Webhook settings (SECRETS_KEY, allowed addresses); absent, creating a webhook is refused. */
+  webhooks?: WebhookConfig;
   /** The admin console's sessions; the configuration's defaults when absent. */
   console?: ConsoleConfig;
 }
@@ -77,6 +81,7 @@ export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
     ...bulkItemRoutes(deps),
     ...sweepRoutes(deps),
     ...sweepPolicyRoutes(deps),
+    ...webhookRoutes(deps),
   ];
 }
 

@@ -1,8 +1,8 @@
 import type { Request } from 'express';
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { SecurityConfig } from '../config/config';
 import { AppError } from '../errors/app-error';
+import type { RedisClient } from '../infra/redis-connection';
 
 /** Counts failed authentications per client address and refuses an address that made too many. */
 export interface AuthThrottle {
@@ -26,7 +26,7 @@ function clientAddress(req: Request): string {
  * own memory instead: guessing stays throttled, and callers with good keys are not refused.
  */
 export function createAuthThrottle(
-  redis: Redis,
+  redis: RedisClient,
   options: Pick<SecurityConfig, 'authFailureLimit' | 'authFailureWindowSeconds'> & {
     keyPrefix: string;
   },

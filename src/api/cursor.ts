@@ -46,6 +46,14 @@ export function decodePageCursor(
   return { at, id };
 }
 
+/** A keyset page as the API answers it: each item through `view`, and the next page's cursor. */
+export function pageBody<T, V>(
+  page: { items: T[]; next: PageKey | null },
+  view: (item: T) => V,
+): { items: V[]; nextCursor: string | null } {
+  return { items: page.items.map((item) => view(item)), nextCursor: encodePageCursor(page.next) };
+}
+
 /** The opaque cursor of the page after `next`, or null on the last page. */
 export function encodePageCursor(next: PageKey | null): string | null {
   return next === null ? null : encodeCursor([next.at, next.id]);

@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { checkReadiness } from '../infra/readiness';
+import type { RedisClient } from '../infra/redis-connection';
 
 /** `/healthz` (the process answers) and `/readyz` (MongoDB and Redis answer). */
-export function healthRoutes(deps: { mongo: Connection; redis: Redis }): Router {
+export function healthRoutes(deps: { mongo: Connection; redis: RedisClient }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

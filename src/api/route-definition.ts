@@ -34,7 +34,7 @@ export interface RouteDefinition<
   Q extends z.ZodType = z.ZodType,
   B extends z.ZodType = z.ZodType,
 > {
-  method: 'get' | 'post' | 'put';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express style, e.g. `/v1/orgs/:orgId/deactivations/:id`. */
   path: string;
   summary: string;

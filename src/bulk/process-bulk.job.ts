@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { BulkDeactivation } from '../models/bulk-deactivation.model';
 import type { Models } from '../models/create-models';
 import type { BulkJobData } from '../queues/bulk-queue';
+import { recordBulkCompleted } from '../webhooks/webhook-facts';
 import { bulkBatchSize } from './bulk-selection';
 import { countBulkItems, type BulkTotals } from './count-bulk-items';
 import { processBulkBatch } from './process-bulk-batch';
@@ -66,6 +67,7 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
   }
 
   const { totals, finishedAt } = await finishBulk(models, bulkId);
+  await recordBulkCompleted(models, bulkId);
   await deps.onFinished?.({ bulk, totals, finishedAt });
   logger.info({ bulkId, ...totals }, 'bulk deactivation finished');
   return { bulkId, status: 'completed', ...totals };

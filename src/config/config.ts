@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { AppError } from '../errors/app-error';
+import { parseAddressRange, type AddressRange } from '../webhooks/address-range';
+
+/** §8's retry delays of a webhook delivery: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+const defaultRetrySchedule = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
+import { hashTagOf, parseRedisTarget, type RedisTarget } from './redis-target';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -14,7 +21,10 @@ const configSchema = z
       .default('mongodb://127.0.0.1:27017/offboard'),
     REDIS_URL: z
       .string()
-      .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+      .refine(
+        (url) => parseRedisTarget(url) !== null,
+        'must be a redis:// or rediss:// URL, or redis+cluster://host1:port1,host2:port2',
+      )
       .default('redis://127.0.0.1:6379'),
     MONGO_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -24,8 +34,13 @@ const configSchema = z
     DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
     QUEUE_PREFIX: z
       .string()
-      .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
-      .default('offboard'),
+      .regex(
+        /^[A-Za-z0-9_-]*(\{[A-Za-z0-9_-]+\})?[A-Za-z0-9_-]*$/,
+        'letters, digits, _ and -, with at most one {hash tag}',
+      )
+      .refine((prefix) => prefix.length > 0, 'must not be empty')
+      // A Redis Cluster hashes only the tag: every queue of a flow then shares one slot.
+      .default('{offboard}'),
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
     WORKER_QUEUES: z
       .string()
@@ -34,6 +49,7 @@ const configSchema = z
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(30_000),
     RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+    SCHEDULER_CHECK_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(25_000),
     AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
     AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
@@ -46,6 +62,27 @@ const configSchema = z
         'a number of proxy hops, or comma-separated proxy addresses, CIDR ranges or express names (loopback, uniquelocal)',
       )
       .optional(),
+    SECRETS_KEY: z
+      .string()
+      .refine(
+        (value) =>
+          /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32,
+        'must be the base64 of 32 random bytes (openssl rand -base64 32)',
+      )
+      .optional(),
+    WEBHOOK_ALLOWED_ADDRESSES: z
+      .string()
+      .refine(
+        (value) => value.split(',').every((entry) => parseAddressRange(entry.trim()) !== null),
+        'comma-separated IP addresses or CIDR ranges (127.0.0.1/32, 10.0.0.0/8, ::1/128)',
+      )
+      .optional(),
+    WEBHOOK_RETRY_SCHEDULE_MS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'comma-separated delays in milliseconds')
+      .default(defaultRetrySchedule.join(',')),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
+    WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
     CONSOLE_SESSION_IDLE_MINUTES: z.coerce
       .number()
       .int()
@@ -68,6 +105,14 @@ const configSchema = z
     path: ['CONSOLE_SESSION_IDLE_MINUTES'],
   })
   .refine(
+    (env) => parseRedisTarget(env.REDIS_URL)?.mode !== 'cluster' || hashTagOf(env.QUEUE_PREFIX),
+    {
+      message:
+        'on a Redis Cluster (redis+cluster://) QUEUE_PREFIX needs a {hash tag}, e.g. {offboard}: a flow spans several queues, and without a tag their keys land in different slots (CROSSSLOT)',
+      path: ['QUEUE_PREFIX'],
+    },
+  )
+  .refine(
     (env) => (env.DASHBOARD_USERNAME === undefined) === (env.DASHBOARD_PASSWORD === undefined),
     {
       message: 'DASHBOARD_USERNAME and DASHBOARD_PASSWORD go together: set both or neither',
@@ -78,7 +123,10 @@ const configSchema = z
 /** Everything the processes are configured with, parsed once at start-up. */
 export interface AppConfig {
   mongoUrl: string;
+  /** `REDIS_URL` as given; {@link AppConfig.redis} is what it names. */
   redisUrl: string;
+  /** One Redis server or a Redis Cluster's nodes. */
+  redis: RedisTarget;
   /** Connections per process to the store. */
   mongoMaxPoolSize: number;
   port: number;
@@ -86,6 +134,10 @@ export interface AppConfig {
   metricsPort: number | null;
   logLevel: (typeof logLevels)[number];
   dashboard: { username: string; password: string } | null;
+  /**
+   * The base key prefix of the queues (`{offboard}`); a queue outside every flow may have a tag
+   * of its own (`queuePrefixFor` in src/queues/queue-names.ts).
+   */
   queuePrefix: string;
   workerConcurrency: number;
   /** The queues this process's workers serve; `null` for all. */
@@ -95,12 +147,33 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   /** Runs younger than this are left to the request that is still enqueueing them. */
   reconcileGraceMs: number;
+  /**
+   * How often each worker process checks that the job schedulers (reconciler, sweeps) are still
+   * in Redis, re-creating them after Redis lost its data without a reconnect.
+   */
+  schedulerCheckIntervalMs: number;
   shutdownTimeoutMs: number;
   seedDemoOnEmpty: boolean;
   /** What the HTTP layer enforces against abuse (README, Security). */
   security: SecurityConfig;
+  /** Outgoing webhooks (docs/webhooks.md). */
+  webhooks: WebhookConfig;
   /** The admin console's sessions (README, Admin console). */
   console: ConsoleConfig;
+}
+
+/** How webhooks are signed, sent and retried. */
+export interface WebhookConfig {
+  /** AES-256-GCM key for the endpoints' secrets at rest; `null` refuses to create webhooks. */
+  secretsKey: Buffer | null;
+  /** Private or loopback addresses that may be called anyway (and over `http`). */
+  allowedAddresses: AddressRange[];
+  /** Delay before each retry; its length is the number of retries. Shortened only by tests. */
+  retryScheduleMs: number[];
+  /** A receiver must answer 2xx within this long. */
+  timeoutMs: number;
+  /** How often a worker process queues the deliveries recorded since. */
+  relayIntervalMs: number;
 }
 
 /** How long an admin console session lives. */
@@ -156,9 +229,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     });
   }
   const value = parsed.data;
+  const redis = parseRedisTarget(value.REDIS_URL);
+  if (redis === null) throw new AppError('config_invalid', 'REDIS_URL: not a Redis URL');
   return {
     mongoUrl: value.MONGO_URL,
     redisUrl: value.REDIS_URL,
+    redis,
     mongoMaxPoolSize: value.MONGO_MAX_POOL_SIZE,
     port: value.PORT,
     metricsPort: value.METRICS_PORT ?? null,
@@ -173,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     workerLockDurationMs: value.WORKER_LOCK_DURATION_MS,
     reconcileIntervalMs: value.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: value.RECONCILE_GRACE_MS,
+    schedulerCheckIntervalMs: value.SCHEDULER_CHECK_INTERVAL_MS,
     shutdownTimeoutMs: value.SHUTDOWN_TIMEOUT_MS,
     seedDemoOnEmpty: value.SEED_DEMO_ON_EMPTY,
     security: {
@@ -181,6 +258,16 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       maxPendingBulksPerOrg: value.MAX_PENDING_BULKS_PER_ORG,
       apiKeyCacheSeconds: value.API_KEY_CACHE_SECONDS,
       trustProxy: parseTrustProxy(value.TRUST_PROXY),
+    },
+    webhooks: {
+      secretsKey: value.SECRETS_KEY === undefined ? null : Buffer.from(value.SECRETS_KEY, 'base64'),
+      allowedAddresses: (value.WEBHOOK_ALLOWED_ADDRESSES?.split(',') ?? []).flatMap((entry) => {
+        const range = parseAddressRange(entry.trim());
+        return range === null ? [] : [range];
+      }),
+      retryScheduleMs: value.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number),
+      timeoutMs: value.WEBHOOK_TIMEOUT_MS,
+      relayIntervalMs: value.WEBHOOK_RELAY_INTERVAL_MS,
     },
     console: {
       sessionIdleSeconds: value.CONSOLE_SESSION_IDLE_MINUTES * 60,

@@ -11,6 +11,7 @@ import { runJobId, stepJobId } from '../queues/job-ids';
 import type { RunJobData, StepJobData } from '../queues/job-kinds';
 import { jobOptions } from '../queues/job-options';
 import { queueNames } from '../queues/queue-names';
+import { recordRunFinished } from '../webhooks/webhook-facts';
 import { runStepRecord, type RunStepRecord } from './run-steps';
 import { blocklistEmail } from './steps/blocklist-email.step';
 import { cancelSubscriptions } from './steps/cancel-subscriptions.step';
@@ -197,6 +198,11 @@ async function recordFailure(
   });
   metrics.stepFailures.inc({ step, code: appError.code });
   if (final) metrics.runs.inc({ status: 'failed' });
+  if (final) {
+    await recordRunFinished(deps.models, runId).catch((recordError: unknown) => {
+      logger.warn({ runId, err: recordError }, 'could not record deactivation.failed');
+    });
+  }
   logger.warn(
     { runId, requestId, step, code: appError.code, final, attempt: job.attemptsMade + 1 },
     'step failed',
@@ -260,6 +266,7 @@ export async function completeRunJob(
     { $set: { status: 'completed', completedAt: now } },
   );
   if (marked.modifiedCount === 1) metrics.runs.inc({ status: 'completed' });
+  await recordRunFinished(models, runId);
   logger.info({ runId, requestId, userId: run.userId }, 'run completed');
   await job.log(`run completed: ${events.map((event) => event.type).join(', ')} recorded`);
   return { runId, status: 'completed' };

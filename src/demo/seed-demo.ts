@@ -129,32 +129,28 @@ export interface DemoSeed {
   apiKey: string | null;
 }
 
-/**
- * Creates the demo organization: admins, managers, members, customers, two sales teams with
- * leaders, opportunities, subscriptions and tokens, and an API key with every scope for it.
- * Does nothing (and returns `null`) when the organization already exists.
- */
-export async function seedDemo(models: Models, now = new Date()): Promise<DemoSeed | null> {
-  if (await models.organizations.exists({ _id: demoOrgId })) return null;
-  const ago = (days: number): Date => new Date(now.getTime() - days * day);
+/** Dates relative to the seed's `now`. */
+type DaysAgo = (days: number) => Date;
 
-  await insertMissing(
-    models.users,
-    people.map((person, index) => ({
-      _id: person.id,
-      orgId: demoOrgId,
-      kind: person.kind,
-      email: `${person.firstName}.${person.lastName}@demo.example`.toLowerCase(),
-      firstName: person.firstName,
-      lastName: person.lastName,
-      role: person.role,
-      status: 'active',
-      lastLoginAt: person.lastLoginDaysAgo === null ? null : ago(person.lastLoginDaysAgo),
-      createdAt: ago(400 - index),
-      allowReactivationOnPurchase: person.kind === 'customer',
-    })),
-  );
-  const teams = [
+function demoUsers(ago: DaysAgo): object[] {
+  return people.map((person, index) => ({
+    _id: person.id,
+    orgId: demoOrgId,
+    kind: person.kind,
+    email: `${person.firstName}.${person.lastName}@demo.example`.toLowerCase(),
+    firstName: person.firstName,
+    lastName: person.lastName,
+    role: person.role,
+    status: 'active',
+    lastLoginAt: person.lastLoginDaysAgo === null ? null : ago(person.lastLoginDaysAgo),
+    createdAt: ago(400 - index),
+    allowReactivationOnPurchase: person.kind === 'customer',
+  }));
+}
+
+/** Two sales teams with leaders; Barbara is in both. */
+function demoTeams(ago: DaysAgo): object[] {
+  return [
     {
       _id: 'team_north',
       name: 'North',
@@ -169,17 +165,16 @@ export async function seedDemo(models: Models, now = new Date()): Promise<DemoSe
       memberIds: ['usr_donald', 'usr_margaret', 'usr_barbara'],
       createdAt: ago(200),
     },
-  ];
-  await insertMissing(
-    models.teams,
-    teams.map((team) => ({ ...team, orgId: demoOrgId })),
-  );
+  ].map((team) => ({ ...team, orgId: demoOrgId }));
+}
 
+/** Four deals of each member employee: open, open, won, lost. */
+function demoOpportunities(): object[] {
   const employees = people.filter(
     (person) => person.kind === 'employee' && person.role === 'member',
   );
   const statuses = ['open', 'open', 'won', 'lost'] as const;
-  const opportunities = employees.flatMap((person) =>
+  return employees.flatMap((person) =>
     statuses.map((status, index) => ({
       _id: `opp_${person.id.slice(4)}_${index + 1}`,
       orgId: demoOrgId,
@@ -189,10 +184,12 @@ export async function seedDemo(models: Models, now = new Date()): Promise<DemoSe
       transfers: [],
     })),
   );
-  await insertMissing(models.opportunities, opportunities);
+}
 
+/** Two subscriptions a person, the statuses in rotation. */
+function demoSubscriptions(): object[] {
   const subscriptionStatuses = ['active', 'trialing', 'past_due', 'canceled'] as const;
-  const subscriptions = people.flatMap((person, personIndex) =>
+  return people.flatMap((person, personIndex) =>
     [0, 1].map((slot) => ({
       _id: `sub_${person.id.slice(4)}_${slot + 1}`,
       orgId: demoOrgId,
@@ -203,10 +200,12 @@ export async function seedDemo(models: Models, now = new Date()): Promise<DemoSe
       cancelReason: null,
     })),
   );
-  await insertMissing(models.subscriptions, subscriptions);
+}
 
+/** A session, a refresh and an API token a person. */
+function demoTokens(ago: DaysAgo): object[] {
   const tokenTypes = ['session', 'refresh', 'api_key'] as const;
-  const tokens = people.flatMap((person) =>
+  return people.flatMap((person) =>
     tokenTypes.map((type) => ({
       _id: `tok_${person.id.slice(4)}_${type}`,
       orgId: demoOrgId,
@@ -218,6 +217,25 @@ export async function seedDemo(models: Models, now = new Date()): Promise<DemoSe
       revokedReason: null,
     })),
   );
+}
+
+/**
+ * Creates the demo organization: admins, managers, members, customers, two sales teams with
+ * leaders, opportunities, subscriptions and tokens, and an API key with every scope for it.
+ * Does nothing (and returns `null`) when the organization already exists.
+ */
+export async function seedDemo(models: Models, now = new Date()): Promise<DemoSeed | null> {
+  if (await models.organizations.exists({ _id: demoOrgId })) return null;
+  const ago: DaysAgo = (days) => new Date(now.getTime() - days * day);
+
+  await insertMissing(models.users, demoUsers(ago));
+  const teams = demoTeams(ago);
+  await insertMissing(models.teams, teams);
+  const opportunities = demoOpportunities();
+  await insertMissing(models.opportunities, opportunities);
+  const subscriptions = demoSubscriptions();
+  await insertMissing(models.subscriptions, subscriptions);
+  const tokens = demoTokens(ago);
   await insertMissing(models.tokens, tokens);
 
   const { key } = await createApiKey(models, { name: 'demo', scopes: ['*'], orgIds: [demoOrgId] });

@@ -13,6 +13,10 @@ const unavailableMessages = [
   /socket has been ended|socket hang up/i,
   /OOM command not allowed/i, // Redis full under noeviction
   /Reached the max retries per request/i,
+  // A Redis Cluster between a master's death and its replica's promotion: the slot has no
+  // master (CLUSTERDOWN), is moving (TRYAGAIN), or ioredis gave up following the topology.
+  /^CLUSTERDOWN|^TRYAGAIN|^LOADING/,
+  /Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/i,
 ];
 
 /**

@@ -17,8 +17,29 @@ export const storeTimings = {
   serverSelectionTimeoutMS: 5_000,
 } as const;
 
-function connectOptions(options: MongoConnectionOptions): ConnectOptions {
+/**
+ * What a replica set (`MONGO_URL` with `replicaSet=`) adds: retryable writes (a write that met a
+ * primary step-down is retried once on the new primary, which the driver's server selection
+ * waits for) and majority writes (a write is acknowledged once most members hold it, so a
+ * failover cannot roll it back). Nothing for a single server such as the local FerretDB, which
+ * has no replicas to wait for. Not tested here: there is no MongoDB replica set on this machine
+ * (README, "Running at scale").
+ */
+export function replicaSetOptions(url: string): ConnectOptions {
+  let replicaSet: string | null;
+  try {
+    replicaSet = new URL(url).searchParams.get('replicaSet');
+  } catch {
+    // A mongodb+srv:// or multi-host URL the WHATWG parser refuses: look at the query alone.
+    replicaSet = new URLSearchParams(url.split('?')[1] ?? '').get('replicaSet');
+  }
+  if (replicaSet === null || replicaSet === '') return {};
+  return { retryWrites: true, writeConcern: { w: 'majority' } };
+}
+
+function connectOptions(url: string, options: MongoConnectionOptions): ConnectOptions {
   return {
+    ...replicaSetOptions(url),
     ...(options.dbName === undefined ? {} : { dbName: options.dbName }),
     // Bounded: the local store serves each request with a PostgreSQL connection of its own pool
     // (docs/local-services.md).
@@ -38,7 +59,7 @@ export async function connectMongo(
   url: string,
   options: MongoConnectionOptions = {},
 ): Promise<Connection> {
-  return mongoose.createConnection(url, connectOptions(options)).asPromise();
+  return mongoose.createConnection(url, connectOptions(url, options)).asPromise();
 }
 
 /**
@@ -52,5 +73,5 @@ export async function reopenMongo(
   options: MongoConnectionOptions = {},
 ): Promise<void> {
   await connection.close().catch(() => undefined);
-  await connection.openUri(url, connectOptions(options));
+  await connection.openUri(url, connectOptions(url, options));
 }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
+import { serversOf, type RedisClient } from './redis-connection';
 
 /** The outcome of asking each dependency whether it answers. */
 export interface Readiness {
@@ -33,10 +33,21 @@ async function check(
   }
 }
 
+/**
+ * Pings the one Redis server, or every master of a cluster: the queues' slot may live on any of
+ * them, and a master that is down (before its replica takes over) makes the process unready.
+ */
+async function pingEveryServer(redis: RedisClient): Promise<void> {
+  if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
+  const servers = serversOf(redis);
+  if (servers.length === 0) throw new Error('Redis Cluster has no master');
+  await Promise.all(servers.map((server) => server.ping()));
+}
+
 /** Pings MongoDB and Redis in parallel, each bounded by `timeoutMs`. */
 export async function checkReadiness(
   mongo: Connection,
-  redis: Redis,
+  redis: RedisClient,
   timeoutMs = 2_000,
 ): Promise<Readiness> {
   const [mongodb, redisCheck] = await Promise.all([
@@ -49,7 +60,7 @@ export async function checkReadiness(
       'MongoDB',
       timeoutMs,
     ),
-    check(() => redis.ping(), 'Redis', timeoutMs),
+    check(() => pingEveryServer(redis), 'Redis', timeoutMs),
   ]);
   return { ready: mongodb === 'ok' && redisCheck === 'ok', checks: { mongodb, redis: redisCheck } };
 }

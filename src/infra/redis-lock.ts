@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors/app-error';
+import type { RedisClient } from './redis-connection';
 
 /** Runs work under a named mutual-exclusion lock shared by every process. */
 export interface KeyedLock {
@@ -28,7 +28,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * A lock in Redis (`SET NX PX`, released by compare-and-delete). Not a consensus lock: it is
  * what keeps this service's own writers of one document from overlapping, nothing stronger.
  */
-export function createRedisLock(redis: Redis, options: RedisLockOptions): KeyedLock {
+export function createRedisLock(redis: RedisClient, options: RedisLockOptions): KeyedLock {
   const ttlMs = options.ttlMs ?? 30_000;
   const waitMs = options.waitMs ?? 15_000;
   return {

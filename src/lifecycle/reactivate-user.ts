@@ -2,6 +2,7 @@ import { hashEmail } from '../domain/email';
 import { AppError } from '../errors/app-error';
 import type { Models } from '../models/create-models';
 import type { User } from '../models/user.model';
+import { recordUserReactivated } from '../webhooks/webhook-facts';
 import { claimOutcome, outcomeEventId } from './inactive-period';
 import { loadActedOnUser } from './load-acted-on-user';
 import { toUserView, type UserView } from './user-view';
@@ -85,6 +86,7 @@ export async function applyReactivation(
   });
   if (claim.event.type === 'user.deleted') return { outcome: 'deleted' };
   await finishReactivation(models, user, claim.event.at);
+  await recordUserReactivated(models, claim.event);
   return claim.won ? { outcome: 'reactivated' } : { outcome: 'already_reactivated' };
 }
 

@@ -23,6 +23,10 @@ export interface ServiceMetrics {
   runs: Counter<'status'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   storeClientsReplaced: Counter;
+  /** Webhook attempts by outcome: `delivered`, `retry`, `failed` (final), `skipped`. */
+  webhookDeliveries: Counter<'outcome'>;
+  webhookLatency: Histogram<'outcome'>;
+  webhookEndpointsDisabled: Counter<'reason'>;
   sweepPoliciesSkipped: Counter<'reason'>;
 }
 
@@ -82,6 +86,25 @@ export function createServiceMetrics(queues: readonly Queue[]): ServiceMetrics {
     storeClientsReplaced: new Counter({
       name: 'offboard_store_clients_replaced_total',
       help: 'MongoDB driver clients replaced because their server monitor stopped (see README)',
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'offboard_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by outcome (delivered, retry, failed for good, skipped)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    webhookLatency: new Histogram({
+      name: 'offboard_webhook_delivery_duration_seconds',
+      help: 'Duration of webhook delivery attempts, from connecting to the last byte of the answer',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+      registers: [registry],
+    }),
+    webhookEndpointsDisabled: new Counter({
+      name: 'offboard_webhook_endpoints_disabled_total',
+      help: 'Webhook endpoints disabled by the worker, by reason (gone: 410; failing: 5 days)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     sweepPoliciesSkipped: new Counter({

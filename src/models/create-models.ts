@@ -17,6 +17,9 @@ import { sweepReportSchema, type SweepReport } from './sweep-report.model';
 import { teamSchema, type Team } from './team.model';
 import { tokenSchema, type Token } from './token.model';
 import { userSchema, type User } from './user.model';
+import { webhookDeliverySchema, type WebhookDelivery } from './webhook-delivery.model';
+import { webhookEndpointSchema, type WebhookEndpoint } from './webhook-endpoint.model';
+import { webhookEventSchema, type WebhookEvent } from './webhook-event.model';
 
 /** Every model of the service, bound to one connection. */
 export interface Models {
@@ -35,6 +38,9 @@ export interface Models {
   bulkDeactivations: Model<BulkDeactivation>;
   bulkItems: Model<BulkItem>;
   sweeps: Model<SweepReport>;
+  webhookEndpoints: Model<WebhookEndpoint>;
+  webhookEvents: Model<WebhookEvent>;
+  webhookDeliveries: Model<WebhookDelivery>;
 }
 
 /**
@@ -67,6 +73,9 @@ export function createModels(connection: Connection): Models {
     ),
     bulkItems: connection.model<BulkItem>('BulkItem', bulkItemSchema),
     sweeps: connection.model<SweepReport>('SweepReport', sweepReportSchema),
+    webhookEndpoints: connection.model<WebhookEndpoint>('WebhookEndpoint', webhookEndpointSchema),
+    webhookEvents: connection.model<WebhookEvent>('WebhookEvent', webhookEventSchema),
+    webhookDeliveries: connection.model<WebhookDelivery>('WebhookDelivery', webhookDeliverySchema),
   };
 }
 

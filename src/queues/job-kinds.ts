@@ -27,6 +27,13 @@ const stepJobData = runJobData.extend({
 const bulkJobData = z.object({ bulkId: z.string(), orgId: z.string() });
 const erasureJobData = z.object({ orgId: z.string(), userId: z.string() });
 const sweepJobData = z.object({ orgId: z.string() });
+/** A webhook delivery: ids only; the payload is read from the stored event. */
+const deliveryJobData = z.object({
+  deliveryId: z.string(),
+  orgId: z.string(),
+  endpointId: z.string(),
+  eventId: z.string(),
+});
 /** Maintenance jobs come from job schedulers and carry nothing. */
 const noData = z.object({});
 
@@ -51,6 +58,7 @@ export const jobKinds = {
   [queueNames.bulk]: { bulk: bulkJobData },
   [queueNames.sweeps]: { sweep: sweepJobData },
   [queueNames.erasures]: { erase: erasureJobData },
+  [queueNames.webhooks]: { deliver: deliveryJobData },
   [queueNames.maintenance]: { 'expire-idempotency-records': noData, 'reconcile-runs': noData },
 } as const satisfies Record<QueueName, Record<string, z.ZodType>>;
 
@@ -73,3 +81,5 @@ export type BulkJobData = z.infer<typeof bulkJobData>;
 export type ErasureJobData = z.infer<typeof erasureJobData>;
 /** A sweep job's data: the organization id only. */
 export type SweepJobData = z.infer<typeof sweepJobData>;
+/** The job data of a webhook delivery: ids only. */
+export type DeliveryJobData = z.infer<typeof deliveryJobData>;

@@ -21,6 +21,9 @@ const perRun: JobsOptions = {
   removeOnFail: { age: 14 * day, count: 10_000 },
 };
 
+/** The name of the webhooks queue's custom backoff strategy (src/webhooks/webhook-backoff.ts). */
+export const webhookBackoffType = 'webhook';
+
 /**
  * The retry and retention options of every queue's jobs, written once: producers add jobs and
  * schedulers with them (docs/jobs.md has the table).
@@ -40,6 +43,14 @@ export const jobOptions = {
     backoff: exponential(5_000),
     removeOnComplete: 100,
     removeOnFail: 1_000,
+  },
+  // Webhook deliveries: attempts come from WEBHOOK_RETRY_SCHEDULE_MS (deliveryJobOptions).
+  // Delivered jobs leave Redis (the delivery log is in MongoDB); failed ones stay a week for the
+  // dashboard's retry.
+  [queueNames.webhooks]: {
+    backoff: { type: webhookBackoffType },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * day },
   },
   // Housekeeping runs again on its next fire rather than retrying.
   [queueNames.maintenance]: { removeOnComplete: 10, removeOnFail: 100 },

@@ -1,8 +1,8 @@
 import { FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
-import { queueNames, type QueueName } from './queue-names';
+import { queueNames, queuePrefixFor, type QueueName } from './queue-names';
+import type { RedisClient } from '../infra/redis-connection';
 
 /** The API's producers, sharing its fail-fast Redis connection. */
 export interface Producers {
@@ -16,10 +16,13 @@ export interface Producers {
 }
 
 /** Opens every queue of the service on `connection`, keyed by name. */
-export function openQueues(connection: Redis, prefix: string): Record<QueueName, Queue> {
+export function openQueues(connection: RedisClient, prefix: string): Record<QueueName, Queue> {
   const names = Object.values(queueNames);
   return Object.fromEntries(
-    names.map((name) => [name, new Queue(name, { connection, prefix })]),
+    names.map((name) => [
+      name,
+      new Queue(name, { connection, prefix: queuePrefixFor(prefix, name) }),
+    ]),
   ) as Record<QueueName, Queue>;
 }
 
@@ -27,7 +30,11 @@ export function openQueues(connection: Redis, prefix: string): Record<QueueName,
  * The API's producers on `connection`. Their errors (every reconnect attempt while Redis is away)
  * go to `logger` as one line per incident.
  */
-export function createProducers(connection: Redis, prefix: string, logger: Logger): Producers {
+export function createProducers(
+  connection: RedisClient,
+  prefix: string,
+  logger: Logger,
+): Producers {
   const flows = new FlowProducer({ connection, prefix });
   const queues = openQueues(connection, prefix);
   const errors = createErrorIncidentLog(logger);

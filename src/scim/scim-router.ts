@@ -97,14 +97,44 @@ function sendUser(
 
 const noProjection: Projection = { attributes: null, excludedAttributes: null };
 
-/**
- * The SCIM 2.0 service of docs/scim.md, mounted at `/scim`: one tenant per organization at
- * `/scim/v2/orgs/:orgId`, its own authentication (the `scim` scope) and its own error shape.
- */
-export function scimRouter(deps: ScimDeps): Router {
-  const router = express.Router();
-  const tenant = express.Router({ mergeParams: true });
+/** A discovery collection (`/Schemas`, `/ResourceTypes`): the list, and one document by id. */
+function mountDiscoveryCollection(
+  tenant: Router,
+  path: string,
+  documentsAt: (baseUrl: string) => Record<string, unknown>[],
+  noun: string,
+): void {
+  tenant
+    .route(path)
+    .get((req, res) => {
+      const documents = documentsAt(tenantUrl(req));
+      send(res, 200, listResponse(documents, documents.length, 1));
+    })
+    .all(methodNotAllowed('GET'));
+  tenant
+    .route(`${path}/:id`)
+    .get((req, res) => {
+      const found = documentsAt(tenantUrl(req)).find((doc) => doc.id === idOf(req));
+      if (!found) throw new AppError('not_found', `No ${noun} ${idOf(req)}`);
+      send(res, 200, found);
+    })
+    .all(methodNotAllowed('GET'));
+}
 
+/** The discovery endpoints (RFC 7644 §4): what the service supports, its types and schemas. */
+function mountDiscoveryRoutes(tenant: Router): void {
+  tenant
+    .route('/ServiceProviderConfig')
+    .get((req, res) => {
+      send(res, 200, serviceProviderConfig(tenantUrl(req)));
+    })
+    .all(methodNotAllowed('GET'));
+  mountDiscoveryCollection(tenant, '/ResourceTypes', resourceTypeDocuments, 'resource type');
+  mountDiscoveryCollection(tenant, '/Schemas', schemaDocuments, 'schema');
+}
+
+/** `/Users` and the searches: list, create, read, replace, patch and delete users. */
+function mountUserRoutes(tenant: Router, deps: ScimDeps): void {
   const list = async (req: Request, res: Response, request: ListRequest): Promise<void> => {
     const page = await listScimUsers(deps, tenantOf(req), request);
     const usersUrl = `${tenantUrl(req)}/Users`;
@@ -116,43 +146,6 @@ export function scimRouter(deps: ScimDeps): Router {
   const search: RequestHandler = async (req, res) => {
     await list(req, res, listRequestFromSearch(await readScimBody(req, res)));
   };
-
-  tenant
-    .route('/ServiceProviderConfig')
-    .get((req, res) => {
-      send(res, 200, serviceProviderConfig(tenantUrl(req)));
-    })
-    .all(methodNotAllowed('GET'));
-  tenant
-    .route('/ResourceTypes')
-    .get((req, res) => {
-      const documents = resourceTypeDocuments(tenantUrl(req));
-      send(res, 200, listResponse(documents, documents.length, 1));
-    })
-    .all(methodNotAllowed('GET'));
-  tenant
-    .route('/ResourceTypes/:id')
-    .get((req, res) => {
-      const found = resourceTypeDocuments(tenantUrl(req)).find((doc) => doc.id === idOf(req));
-      if (!found) throw new AppError('not_found', `No resource type ${idOf(req)}`);
-      send(res, 200, found);
-    })
-    .all(methodNotAllowed('GET'));
-  tenant
-    .route('/Schemas')
-    .get((req, res) => {
-      const documents = schemaDocuments(tenantUrl(req));
-      send(res, 200, listResponse(documents, documents.length, 1));
-    })
-    .all(methodNotAllowed('GET'));
-  tenant
-    .route('/Schemas/:id')
-    .get((req, res) => {
-      const found = schemaDocuments(tenantUrl(req)).find((doc) => doc.id === idOf(req));
-      if (!found) throw new AppError('not_found', `No schema ${idOf(req)}`);
-      send(res, 200, found);
-    })
-    .all(methodNotAllowed('GET'));
 
   tenant.route('/.search').post(search).all(methodNotAllowed('POST'));
   tenant.route('/Users/.search').post(search).all(methodNotAllowed('POST'));
@@ -201,7 +194,17 @@ export function scimRouter(deps: ScimDeps): Router {
       res.status(204).end();
     })
     .all(methodNotAllowed('GET, PUT, PATCH, DELETE'));
+}
 
+/**
+ * The SCIM 2.0 service of docs/scim.md, mounted at `/scim`: one tenant per organization at
+ * `/scim/v2/orgs/:orgId`, its own authentication (the `scim` scope) and its own error shape.
+ */
+export function scimRouter(deps: ScimDeps): Router {
+  const router = express.Router();
+  const tenant = express.Router({ mergeParams: true });
+  mountDiscoveryRoutes(tenant);
+  mountUserRoutes(tenant, deps);
   router.use('/v2/orgs/:orgId', scimAuthentication(deps.models, deps.throttle), tenant);
   router.use(() => {
     throw new AppError('not_found', 'No such SCIM endpoint');

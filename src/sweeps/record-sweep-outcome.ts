@@ -1,11 +1,12 @@
 import type { BulkOutcome } from '../bulk/process-bulk.job';
 import type { Models } from '../models/create-models';
+import { recordSweep } from '../webhooks/webhook-facts';
 
 /**
  * Writes a finished bulk's outcome into the report of the sweep that started it (a bulk of no
  * sweep is left alone): `completed` (or `dry_run`), `deactivated` (runs enqueued), and the
- * bulk's skip reasons added to those of the sweep's own selection. Passed to the bulk job as
- * its `onFinished`.
+ * bulk's skip reasons added to those of the sweep's own selection; then the `sweep.completed`
+ * webhook event. Passed to the bulk job as its `onFinished`.
  */
 export async function recordSweepOutcome(models: Models, outcome: BulkOutcome): Promise<void> {
   const { bulk, totals, finishedAt } = outcome;
@@ -26,4 +27,5 @@ export async function recordSweepOutcome(models: Models, outcome: BulkOutcome): 
       },
     },
   );
+  await recordSweep(models, bulk.sweepId);
 }

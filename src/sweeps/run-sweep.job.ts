@@ -8,6 +8,7 @@ import { enqueueBulk } from '../queues/bulk-queue';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { selectSweepUsers } from './select-sweep-users';
 import type { SweepJobData } from './sweep-scheduler';
+import { recordSweep } from '../webhooks/webhook-facts';
 
 /** The actor of every sweep's runs. */
 export const sweepActorId = 'system:sweep';
@@ -128,6 +129,7 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
       },
     },
   );
+  if (held) await recordSweep(models, sweepId);
   if (!held) await enqueueBulk(bulkQueue, bulk);
   logger.info(
     { orgId, sweepId, matched, selected: selection.count, held },

@@ -53,12 +53,15 @@ export interface RestoreObserver {
  * schedule survives a Redis that lost its data. Other systems write the same database, so a
  * stored policy may be one the API would refuse (a cron with seconds or `H`, a timezone
  * nobody knows) or one BullMQ rejects: that organization is skipped, logged at error level and
- * counted, and every other organization is still scheduled. Returns how many were scheduled.
+ * counted, and every other organization is still scheduled. With `onlyMissing`, one that Redis
+ * holds with the policy's cron and timezone is left as it is (the workers' periodic check).
+ * Returns how many were written.
  */
 export async function restoreSweepSchedulers(
   models: Models,
   queue: Queue,
   observer: RestoreObserver,
+  options: { onlyMissing?: boolean } = {},
 ): Promise<number> {
   let restored = 0;
   const cursor = models.organizations
@@ -80,6 +83,10 @@ export async function restoreSweepSchedulers(
       );
       observer.onSkipped('invalid_schedule');
       continue;
+    }
+    if (options.onlyMissing === true && policy) {
+      const existing = await queue.getJobScheduler(sweepSchedulerId(org._id));
+      if (existing?.pattern === policy.cron && existing.tz === policy.timezone) continue;
     }
     try {
       await syncSweepScheduler(queue, org._id, policy);

@@ -1,9 +1,8 @@
-import { FlowProducer, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { FlowProducer, Queue, Worker, type BackoffStrategy } from 'bullmq';
 import type { AppConfig } from '../config/config';
 import { completeRunJob, runStepJob } from '../deactivation/deactivation-flow.job';
 import { AppError } from '../errors/app-error';
-import { createRedisConnection } from '../infra/redis-connection';
+import { createRedisConnection, type RedisClient } from '../infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../infra/redis-lock';
 import { createErrorIncidentLog, type ErrorIncidentLog } from '../logging/error-incident-log';
 import type { Logger } from '../logging/logger';
@@ -11,8 +10,7 @@ import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import { jobKind } from '../queues/job-ids';
 import { jobKinds } from '../queues/job-kinds';
-import { jobOptions } from '../queues/job-options';
-import { queueNames, type QueueName } from '../queues/queue-names';
+import { queueNames, queuePrefixFor, type QueueName } from '../queues/queue-names';
 import { eraseUserJob } from './erasure/erase-user.job';
 import { toJobError } from './job-error';
 import {
@@ -27,7 +25,8 @@ import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
 import { recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
-import { restoreSweepSchedulers } from '../sweeps/sweep-scheduler';
+import { startSchedulerUpkeep } from './scheduler-upkeep';
+import { startWebhookDelivery, type WebhookDelivery } from '../webhooks/webhook-delivery-runtime';
 
 /** What the workers need; built by the entry point's composition root. */
 export interface WorkerDeps {
@@ -48,9 +47,15 @@ export const declaredJobs = declaredKinds(jobKinds);
 
 function buildRegistry(
   deps: WorkerDeps,
-  queues: { flows: FlowProducer; runsQueue: Queue; bulkQueue: Queue; locks: KeyedLock },
+  queues: {
+    flows: FlowProducer;
+    runsQueue: Queue;
+    bulkQueue: Queue;
+    locks: KeyedLock;
+    webhooks: WebhookDelivery;
+  },
 ): JobRegistry {
-  const { flows, runsQueue, bulkQueue, locks } = queues;
+  const { flows, runsQueue, bulkQueue, locks, webhooks } = queues;
   const { models, logger, config, metrics } = deps;
   const step = (job: Parameters<typeof runStepJob>[0]): Promise<unknown> =>
     runStepJob(job, { models, logger, metrics, locks });
@@ -77,13 +82,16 @@ function buildRegistry(
         }),
     },
     [queueNames.sweeps]: { sweep: (job) => runSweepJob(job, { models, bulkQueue, logger }) },
+    [queueNames.webhooks]: { deliver: webhooks.deliver },
     [queueNames.maintenance]: {
       'expire-idempotency-records': () => expireIdempotencyRecordsJob(models),
-      'reconcile-runs': () =>
-        reconcileRunsJob(
+      'reconcile-runs': async () => ({
+        ...(await reconcileRunsJob(
           { models, flows, runsQueue, logger },
           { graceMs: config.reconcileGraceMs },
-        ),
+        )),
+        webhooks: await webhooks.reconcile(config.reconcileGraceMs),
+      }),
     },
   });
 }
@@ -109,9 +117,15 @@ function servedQueues(config: AppConfig, registry: JobRegistry): QueueName[] {
 function startWorker(
   queue: QueueName,
   registry: JobRegistry,
-  shared: { connection: Redis; config: AppConfig; errors: ErrorIncidentLog },
+  shared: {
+    connection: RedisClient;
+    config: AppConfig;
+    errors: ErrorIncidentLog;
+    /** The custom backoff strategies (the webhooks queue's). */
+    backoffStrategy: BackoffStrategy;
+  },
 ): Worker {
-  const { connection, config, errors } = shared;
+  const { connection, config, errors, backoffStrategy } = shared;
   const worker = new Worker(
     queue,
     async (job, token) => {
@@ -123,55 +137,29 @@ function startWorker(
     },
     {
       connection,
-      prefix: config.queuePrefix,
+      prefix: queuePrefixFor(config.queuePrefix, queue),
       concurrency: config.workerConcurrency,
       lockDuration: config.workerLockDurationMs,
       stalledInterval: config.workerLockDurationMs,
       maxStalledCount: 5,
+      settings: { backoffStrategy },
     },
   );
   errors.watch(worker, 'worker', `worker:${queue}`);
   return worker;
 }
 
-/**
- * Upserts the maintenance schedulers and every enabled sweep policy's; returns how many sweeps
- * are scheduled. Schedulers live in Redis: upserting them at start and again whenever the
- * connection comes back re-creates them after Redis lost its data (a restart without
- * persistence, a FLUSHALL), so the reconciler is there to re-queue the runs lost with it.
- */
-async function ensureSchedulers(
-  deps: WorkerDeps,
-  queues: { maintenance: Queue; sweepsQueue: Queue },
-): Promise<number> {
-  const { config, logger, metrics } = deps;
-  const housekeeping = jobOptions[queueNames.maintenance];
-  await queues.maintenance.upsertJobScheduler(
-    'expire-idempotency-records',
-    { every: 60 * 60 * 1000 },
-    { name: 'expire-idempotency-records', opts: housekeeping },
-  );
-  await queues.maintenance.upsertJobScheduler(
-    'reconcile-runs',
-    { every: config.reconcileIntervalMs },
-    { name: 'reconcile-runs', opts: housekeeping },
-  );
-  return restoreSweepSchedulers(deps.models, queues.sweepsQueue, {
-    logger,
-    onSkipped: (reason) => {
-      metrics.sweepPoliciesSkipped.inc({ reason });
-    },
-  });
-}
-
-/** Starts one BullMQ worker per queue, and the maintenance schedulers. */
+/** Starts one BullMQ worker per queue, and keeps the job schedulers (see scheduler-upkeep). */
 export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const { config, logger } = deps;
   const connection = createRedisConnection(config.redisUrl, 'worker');
   const prefix = config.queuePrefix;
   const flows = new FlowProducer({ connection, prefix });
   const runsQueue = new Queue(queueNames.runs, { connection, prefix });
-  const maintenance = new Queue(queueNames.maintenance, { connection, prefix });
+  const maintenance = new Queue(queueNames.maintenance, {
+    connection,
+    prefix: queuePrefixFor(prefix, queueNames.maintenance),
+  });
   const bulkQueue = new Queue(queueNames.bulk, { connection, prefix });
   const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
   const locks = createRedisLock(connection, { prefix });
@@ -181,34 +169,43 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   for (const queue of [runsQueue, maintenance, bulkQueue, sweepsQueue]) {
     errors.watch(queue, 'worker', queue.name);
   }
-  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks });
+  const webhooks = startWebhookDelivery(deps, connection);
+  errors.watch(webhooks.queue, 'worker', webhooks.queue.name);
+  const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks, webhooks });
   assertRegistryComplete(registry, declaredJobs);
 
-  const ensure = (): Promise<number> => ensureSchedulers(deps, { maintenance, sweepsQueue });
-  const sweeps = await ensure();
-  const onReconnect = (): void => {
-    ensure().catch((error: unknown) => {
-      logger.warn({ err: error }, 'could not restore the job schedulers after a reconnect');
-    });
-  };
-  connection.on('ready', onReconnect);
+  const upkeep = await startSchedulerUpkeep({
+    config,
+    models: deps.models,
+    logger,
+    metrics: deps.metrics,
+    connection,
+    maintenance,
+    sweepsQueue,
+  });
 
   const workers = servedQueues(config, registry).map((queue) =>
-    startWorker(queue, registry, { connection, config, errors }),
+    startWorker(queue, registry, {
+      connection,
+      config,
+      errors,
+      backoffStrategy: webhooks.backoffStrategy,
+    }),
   );
   logger.info(
     {
       queues: Object.keys(registry),
       concurrency: config.workerConcurrency,
-      sweepSchedulers: sweeps,
+      schedulerCheckIntervalMs: config.schedulerCheckIntervalMs,
     },
     'workers started',
   );
 
   return {
     close: async () => {
-      connection.off('ready', onReconnect);
+      upkeep.stop();
       await Promise.all(workers.map((worker) => worker.close()));
+      await webhooks.close();
       await Promise.all([
         flows.close(),
         runsQueue.close(),

@@ -17,7 +17,14 @@ import {
 import { launchChromium } from '../support/browser';
 import { freePort } from '../support/free-port';
 import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
-import { deletePrefix, mongoUrl, openTestRedis, redisUrl, uniqueName } from '../support/test-env';
+import {
+  deletePrefix,
+  mongoUrl,
+  openTestRedis,
+  redisUrl,
+  uniqueName,
+  uniquePrefix,
+} from '../support/test-env';
 
 // The operator's view of the real process (`npm start`): its log stream, and the queue
 // dashboard driven in headless Chromium.
@@ -25,7 +32,7 @@ import { deletePrefix, mongoUrl, openTestRedis, redisUrl, uniqueName } from '../
 const artifacts = path.join(__dirname, '../../test-artifacts');
 const operator = { username: 'ops', password: 'correct horse battery' };
 const dbName = uniqueName('e2eops');
-const queuePrefix = uniqueName('q');
+const queuePrefix = uniquePrefix('q');
 
 let mongo: Connection;
 let models: Models;

@@ -4,7 +4,16 @@ import { freePort } from '../support/free-port';
 import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
 import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { deletePrefix, mongoUrl, openTestRedis, redisUrl, uniqueName } from '../support/test-env';
+import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
+import {
+  deletePrefix,
+  keysUnder,
+  mongoUrl,
+  openTestRedis,
+  redisUrl,
+  uniqueName,
+  uniquePrefix,
+} from '../support/test-env';
 
 interface ReadyBody {
   status: string;
@@ -69,7 +78,7 @@ describe('the service process (npm start) on real services', () => {
     const privateClient = new Redis(redis.url);
     const sharedClient = openTestRedis();
     expect(await privateClient.keys(`${queuePrefix}:maintenance:*`)).not.toHaveLength(0);
-    expect(await sharedClient.keys(`${queuePrefix}:*`)).toHaveLength(0);
+    expect(await keysUnder(sharedClient, queuePrefix)).toHaveLength(0);
     privateClient.disconnect();
     sharedClient.disconnect();
   });
@@ -114,7 +123,7 @@ describe('the service process (npm start) on real services', () => {
 
 describe('the image’s default command (the main entry) on an empty store', () => {
   const dbName = uniqueName('e2enoseed');
-  const queuePrefix = uniqueName('q');
+  const queuePrefix = uniquePrefix('q');
   let service: ServiceProcess;
 
   afterAll(async () => {
@@ -139,7 +148,10 @@ describe('the image’s default command (the main entry) on an empty store', () 
     // The workers have started (their schedulers exist), so start-up is over.
     const redis = openTestRedis();
     await eventually(
-      async () => (await redis.keys(`${queuePrefix}:maintenance:*`)).length > 0,
+      async () =>
+        (await keysUnder(redis, queuePrefix)).some((key) =>
+          key.startsWith(`${queuePrefixFor(queuePrefix, queueNames.maintenance)}:maintenance:`),
+        ),
       10_000,
       'the workers',
     );

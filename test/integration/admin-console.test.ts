@@ -4,7 +4,7 @@ import { createApiKey, revokeApiKey } from '../../src/auth/api-key-repository';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { expectError, listen } from '../support/bulk-fixtures';
 import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { openTestRedis } from '../support/test-env';
+import { keysUnder, openTestRedis } from '../support/test-env';
 
 // The admin console's server side (README, Admin console): sign-in with an admin key through the
 // failed-auth throttle, a server-side session behind an HttpOnly SameSite=Strict cookie, CSRF
@@ -122,7 +122,9 @@ describe('sign-in', () => {
     const session = await signIn(keys.admin!);
     const redis = openTestRedis();
     try {
-      const found = await redis.keys(`${h.config.queuePrefix}:console-session:*`);
+      const found = (await keysUnder(redis, h.config.queuePrefix)).filter((key) =>
+        key.startsWith(`${h.config.queuePrefix}:console-session:`),
+      );
       expect(found.length).toBeGreaterThan(0);
       for (const key of found) {
         const stored = (await redis.get(key)) ?? '';

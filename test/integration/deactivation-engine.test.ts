@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createRedisLock } from '../../src/infra/redis-lock';
@@ -33,10 +32,11 @@ import {
   redisUrl,
   type TestStore,
 } from '../support/test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 let store: TestStore;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let producer: Redis;
+let producer: RedisClient;
 let flows: FlowProducer;
 let stepsQueue: Queue;
 let runsQueue: Queue;
@@ -498,7 +498,14 @@ describe('the deactivation engine with real workers', () => {
       ['completed', 1],
       ['completed', 1],
     ]);
-    const job = await stepsQueue.getJob(stepJobId(accepted._id, 'blocklist-email'));
+    // The run reads `failed` a moment before BullMQ does: the job still records the webhook
+    // event (deactivation.failed) before its error reaches the worker.
+    const stepJob = () => stepsQueue.getJob(stepJobId(accepted._id, 'blocklist-email'));
+    for (let waited = 0; waited < 10_000 && (await (await stepJob())!.getState()) === 'active';) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      waited += 50;
+    }
+    const job = await stepJob();
     expect(await job!.getState()).toBe('failed');
     expect(job!.attemptsMade).toBe(1);
     expect(await (await runsQueue.getJob(runJobId(accepted._id)))!.getState()).toBe(

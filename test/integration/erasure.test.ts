@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import type { User } from '../../src/models/user.model';
 import { enqueueErasure } from '../../src/queues/erasure-queue';
+import { keysUnder } from '../support/test-env';
 import {
   insertFixtures,
   newId,
@@ -62,26 +63,15 @@ async function storeText(): Promise<Record<string, string>> {
 /** Every value under the queue prefix in Redis (job data, return values, events), lower-cased. */
 async function redisText(): Promise<string> {
   const values: unknown[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await t.redis.scan(
-      cursor,
-      'MATCH',
-      `${t.h.config.queuePrefix}:*`,
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    for (const key of keys) {
-      const type = await t.redis.type(key);
-      if (type === 'hash') values.push(await t.redis.hgetall(key));
-      else if (type === 'string') values.push(await t.redis.get(key));
-      else if (type === 'list') values.push(await t.redis.lrange(key, '0', '-1'));
-      else if (type === 'set') values.push(await t.redis.smembers(key));
-      else if (type === 'zset') values.push(await t.redis.zrange(key, '0', '-1'));
-      else if (type === 'stream') values.push(await t.redis.xrange(key, '-', '+'));
-    }
-  } while (cursor !== '0');
+  for (const key of await keysUnder(t.redis, t.h.config.queuePrefix)) {
+    const type = await t.redis.type(key);
+    if (type === 'hash') values.push(await t.redis.hgetall(key));
+    else if (type === 'string') values.push(await t.redis.get(key));
+    else if (type === 'list') values.push(await t.redis.lrange(key, '0', '-1'));
+    else if (type === 'set') values.push(await t.redis.smembers(key));
+    else if (type === 'zset') values.push(await t.redis.zrange(key, '0', '-1'));
+    else if (type === 'stream') values.push(await t.redis.xrange(key, '-', '+'));
+  }
   return JSON.stringify(values).toLowerCase();
 }
 

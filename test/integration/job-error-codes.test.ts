@@ -1,7 +1,6 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createRedisConnection } from '../../src/infra/redis-connection';
-import { queueNames, type QueueName } from '../../src/queues/queue-names';
+import { queueNames, queuePrefixFor, type QueueName } from '../../src/queues/queue-names';
 import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
 import { until } from '../support/lifecycle-harness';
 import { startTestWorkers } from '../support/run-helpers';
@@ -12,10 +11,11 @@ import {
   redisUrl,
   type TestStore,
 } from '../support/test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 let store: TestStore;
 let workers: Awaited<ReturnType<typeof startTestWorkers>>;
-let producer: Redis;
+let producer: RedisClient;
 const queues = new Map<QueueName, Queue>();
 
 beforeAll(async () => {
@@ -23,7 +23,8 @@ beforeAll(async () => {
   workers = await startTestWorkers(store);
   producer = createRedisConnection(redisUrl, 'producer');
   for (const name of Object.values(queueNames)) {
-    queues.set(name, new Queue(name, { connection: producer, prefix: workers.config.queuePrefix }));
+    const prefix = queuePrefixFor(workers.config.queuePrefix, name);
+    queues.set(name, new Queue(name, { connection: producer, prefix }));
   }
 });
 

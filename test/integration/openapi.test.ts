@@ -179,6 +179,14 @@ const expectedStatuses: Record<string, number[]> = {
   'put /v1/orgs/{orgId}/sweep-policy': [200, ...always, ...withBody],
   'get /v1/orgs/{orgId}/sweeps': [200, ...always],
   'post /v1/orgs/{orgId}/sweeps/{id}/approve': [200, ...always, 409],
+  'post /v1/orgs/{orgId}/webhooks': [201, ...always, ...withBody],
+  'get /v1/orgs/{orgId}/webhooks': [200, ...always],
+  'get /v1/orgs/{orgId}/webhooks/{id}': [200, ...always],
+  'patch /v1/orgs/{orgId}/webhooks/{id}': [200, ...always, ...withBody],
+  'delete /v1/orgs/{orgId}/webhooks/{id}': [204, ...always],
+  'post /v1/orgs/{orgId}/webhooks/{id}/rotate-secret': [200, ...always],
+  'get /v1/orgs/{orgId}/webhooks/{id}/deliveries': [200, ...always],
+  'post /v1/orgs/{orgId}/webhooks/{id}/deliveries/{deliveryId}/retry': [202, ...always, 409],
 };
 
 function operations(): { op: string; method: string; path: string; operation: Operation }[] {
@@ -265,9 +273,18 @@ describe('answers match the document', () => {
   });
 
   function call(method: string, path: string): request.Test {
-    const url = path.replace('{orgId}', orgId).replace('{id}', 'no-such-id');
+    const url = path
+      .replace('{orgId}', orgId)
+      .replace('{id}', 'no-such-id')
+      .replace('{deliveryId}', 'no-such-delivery');
     const agent = request(h.app);
-    return method === 'put' ? agent.put(url) : method === 'post' ? agent.post(url) : agent.get(url);
+    const byMethod: Record<string, (url: string) => request.Test> = {
+      put: (at) => agent.put(at),
+      post: (at) => agent.post(at),
+      patch: (at) => agent.patch(at),
+      delete: (at) => agent.delete(at),
+    };
+    return (byMethod[method] ?? ((at: string) => agent.get(at)))(url);
   }
 
   function expectDocumented(op: string, operation: Operation, res: request.Response): void {

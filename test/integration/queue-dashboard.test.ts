@@ -97,6 +97,13 @@ async function failedRun(): Promise<{ runId: string; userId: string; tokenIds: s
     attempts: 1,
     error: expect.stringContaining('has no email to blocklist') as unknown,
   });
+  // The run reads `failed` a moment before BullMQ settles the job (the failure's webhook event
+  // is recorded in between): wait for the job too, as the dashboard shows it.
+  const deadline = Date.now() + 10_000;
+  const stepJob = stepJobId(runId, 'blocklist-email');
+  while ((await steps.getJobState(stepJob)) !== 'failed' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return { runId, ...user };
 }
 

@@ -1,26 +1,25 @@
-import { Redis } from 'ioredis';
 import { AppError } from '../../src/errors/app-error';
 import { createRedisLock } from '../../src/infra/redis-lock';
-import { redisUrl, uniqueName } from '../support/test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
+import { deletePrefix, openTestRedis, uniquePrefix } from '../support/test-env';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the Redis lock', () => {
-  let redis: Redis;
-  const prefix = uniqueName('lock');
+  let redis: RedisClient;
+  const prefix = uniquePrefix('lock');
 
   beforeAll(() => {
-    redis = new Redis(redisUrl);
+    redis = openTestRedis();
   });
 
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deletePrefix(redis, prefix);
     await redis.quit();
   });
 
   it('lets one holder in at a time, across clients', async () => {
-    const other = new Redis(redisUrl);
+    const other = openTestRedis();
     try {
       const mine = createRedisLock(redis, { prefix });
       const theirs = createRedisLock(other, { prefix });

@@ -9,7 +9,7 @@ import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { launchChromium } from '../support/browser';
 import { expectError, listen } from '../support/bulk-fixtures';
 import { insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { openTestRedis } from '../support/test-env';
+import { keysUnder, openTestRedis } from '../support/test-env';
 
 // What the HTTP layer enforces against abuse (README, Security): headers on every response,
 // throttled failed authentication shared through Redis, and the cap of pending bulks.
@@ -250,7 +250,9 @@ describe('throttling failed authentication', () => {
     // The count lives in Redis, under the deployment's queue prefix.
     const redis = openTestRedis();
     try {
-      const keys = await redis.keys(`${h.config.queuePrefix}:auth-failures:*`);
+      const keys = (await keysUnder(redis, h.config.queuePrefix)).filter((key) =>
+        key.startsWith(`${h.config.queuePrefix}:auth-failures:`),
+      );
       expect(keys.length).toBeGreaterThan(0);
     } finally {
       await redis.quit();

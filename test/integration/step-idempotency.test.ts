@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../../src/infra/redis-lock';
 import type { Models } from '../../src/models/create-models';
 import { stepNames, type Deactivation, type StepName } from '../../src/models/deactivation.model';
@@ -18,7 +18,14 @@ import {
   userFixture,
 } from '../support/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
-import { openTestStore, redisUrl, uniqueName, type TestStore } from '../support/test-env';
+import {
+  deletePrefix,
+  openTestRedis,
+  openTestStore,
+  uniqueName,
+  uniquePrefix,
+  type TestStore,
+} from '../support/test-env';
 
 /**
  * Two databases: fixtures with the same ids and runs with the same id and plan go into both, so
@@ -27,19 +34,21 @@ import { openTestStore, redisUrl, uniqueName, type TestStore } from '../support/
  */
 let storeA: TestStore;
 let storeB: TestStore;
-let redis: Redis;
+let redis: RedisClient;
+const lockPrefix = uniquePrefix('locks');
 let locks: KeyedLock;
 /** Runs are accepted through the real path; no worker serves this producer's queues. */
 let idle: IdleProducer;
 beforeAll(async () => {
   [storeA, storeB] = await Promise.all([openTestStore('stepsA'), openTestStore('stepsB')]);
-  redis = new Redis(redisUrl);
-  locks = createRedisLock(redis, { prefix: uniqueName('locks') });
+  redis = openTestRedis();
+  locks = createRedisLock(redis, { prefix: lockPrefix });
   idle = openIdleProducer();
 });
 afterAll(async () => {
   await Promise.all([storeA.close(), storeB.close()]);
   await idle.close();
+  await deletePrefix(redis, lockPrefix);
   await redis.quit();
 });
 

@@ -1,6 +1,5 @@
 import type { FlowProducer } from 'bullmq';
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
 import { createApp } from '../../src/api/app';
 import type { AppConfig } from '../../src/config/config';
 import { createRedisConnection } from '../../src/infra/redis-connection';
@@ -9,6 +8,7 @@ import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/ser
 import type { Models } from '../../src/models/create-models';
 import { createProducers, type Producers } from '../../src/queues/producers';
 import { deletePrefix, openTestRedis, openTestStore, testConfig, type TestStore } from './test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 /** The real app of one test file, on its own database and queue prefix. No workers run. */
 export interface ApiHarness {
@@ -16,7 +16,7 @@ export interface ApiHarness {
   store: TestStore;
   models: Models;
   /** The app's producer connection (fails fast; use `openTestRedis()` for assertions). */
-  redis: Redis;
+  redis: RedisClient;
   flows: FlowProducer;
   producers: Producers;
   config: AppConfig;
@@ -50,6 +50,7 @@ export async function openApiHarness(
     dashboard: config.dashboard,
     security: config.security,
     queuePrefix: config.queuePrefix,
+    webhooks: config.webhooks,
     console: config.console,
     ...producers,
   });

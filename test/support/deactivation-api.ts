@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import request, { type Response } from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { stepNames } from '../../src/models/deactivation.model';
@@ -9,14 +8,15 @@ import { queueNames } from '../../src/queues/queue-names';
 import { openApiHarness, type ApiHarness } from './api-harness';
 import { listen } from './bulk-fixtures';
 import { seedStaffedOrg, type StaffedOrg } from './factories';
-import { openTestRedis } from './test-env';
+import { keysUnder, openTestRedis } from './test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 /** The deactivation API of one test file: the real app on a port, no workers. */
 export interface DeactivationApi {
   h: ApiHarness;
   server: Server;
   /** A plain Redis client for assertions. */
-  redis: Redis;
+  redis: RedisClient;
   /** The runs queue, to look at the flows the API added. */
   runsQueue: Queue;
   /** `*` scopes, `*` orgs. */
@@ -116,22 +116,7 @@ export function deactivationApiHelpers(t: DeactivationApi): {
       }
       return snapshot;
     },
-    redisKeys: async () => {
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = await t.redis.scan(
-          cursor,
-          'MATCH',
-          `${t.h.config.queuePrefix}:*`,
-          'COUNT',
-          1000,
-        );
-        cursor = next;
-        keys.push(...batch);
-      } while (cursor !== '0');
-      return keys.sort();
-    },
+    redisKeys: async () => (await keysUnder(t.redis, t.h.config.queuePrefix)).sort(),
   };
 }
 

@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { Redis } from 'ioredis';
 import request, { type Response } from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import type { Deactivation } from '../../src/models/deactivation.model';
@@ -14,13 +13,14 @@ import {
   type IdleProducer,
 } from './run-helpers';
 import { openTestRedis } from './test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 /** The API of one test file on a real port, with real workers on the same queue prefix. */
 export interface LifecycleHarness {
   h: ApiHarness;
   server: Server;
   /** A plain Redis client for assertions. */
-  redis: Redis;
+  redis: RedisClient;
   /** A producer no worker serves, for runs that must stay as the test leaves them. */
   idle: IdleProducer;
   /** Keys by scope, every organization: `all` is `*`. */

@@ -1,6 +1,5 @@
 import type { AppConfig } from '../../src/config/config';
 import { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DeactivationRequest } from '../../src/deactivation/assess-deactivation';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
 import { createRedisConnection } from '../../src/infra/redis-connection';
@@ -10,7 +9,8 @@ import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/ser
 import type { Models } from '../../src/models/create-models';
 import type { Deactivation, RunStatus } from '../../src/models/deactivation.model';
 import { startWorkers } from '../../src/workers/start-workers';
-import { deletePrefix, redisUrl, testConfig, uniqueName, type TestStore } from './test-env';
+import { deletePrefix, redisUrl, testConfig, uniquePrefix, type TestStore } from './test-env';
+import type { RedisClient } from '../../src/infra/redis-connection';
 
 /**
  * Polls MongoDB until the run reaches `status`; returns the run as stored then. Fails with the
@@ -65,14 +65,14 @@ export async function startTestWorkers(
 export interface IdleProducer {
   prefix: string;
   /** The producer's own (fail-fast) connection, for queues opened on `prefix`. */
-  connection: Redis;
+  connection: RedisClient;
   flows: FlowProducer;
   locks: KeyedLock;
   close: () => Promise<void>;
 }
 
 export function openIdleProducer(): IdleProducer {
-  const prefix = uniqueName('idle');
+  const prefix = uniquePrefix('idle');
   const connection = createRedisConnection(redisUrl, 'producer');
   const flows = new FlowProducer({ connection, prefix });
   return {

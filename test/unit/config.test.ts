@@ -10,7 +10,7 @@ describe('loadConfig', () => {
       port: 3000,
       logLevel: 'info',
       dashboard: null,
-      queuePrefix: 'offboard',
+      queuePrefix: '{offboard}',
     });
   });
 
@@ -21,6 +21,46 @@ describe('loadConfig', () => {
     });
     expect(config.mongoUrl).toBe('mongodb://db.internal:27017/prod');
     expect(config.redisUrl).toBe('rediss://cache:6380');
+  });
+
+  it('reads a redis+cluster:// URL as the nodes of a Redis Cluster', () => {
+    const config = loadConfig({
+      REDIS_URL: 'redis+cluster://ops:s%40cret@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002',
+    });
+    expect(config.redis).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      username: 'ops',
+      password: 's@cret',
+      tls: false,
+    });
+    expect(loadConfig({ REDIS_URL: 'rediss+cluster://cache:6380' }).redis).toMatchObject({
+      mode: 'cluster',
+      tls: true,
+    });
+    expect(loadConfig({}).redis).toEqual({ mode: 'single', url: 'redis://127.0.0.1:6379' });
+    for (const bad of ['redis+cluster://', 'redis+cluster://a:1,b', 'redis+cluster://a:99999']) {
+      expect(() => loadConfig({ REDIS_URL: bad })).toThrow(/REDIS_URL/);
+    }
+  });
+
+  it('requires a {hash tag} in QUEUE_PREFIX on a Redis Cluster, and allows at most one', () => {
+    const cluster = 'redis+cluster://127.0.0.1:7000';
+    expect(() => loadConfig({ REDIS_URL: cluster, QUEUE_PREFIX: 'offboard' })).toThrow(
+      /QUEUE_PREFIX: on a Redis Cluster .* needs a \{hash tag\}/,
+    );
+    expect(loadConfig({ REDIS_URL: cluster, QUEUE_PREFIX: 'acme{jobs}' }).queuePrefix).toBe(
+      'acme{jobs}',
+    );
+    // A single server takes any prefix, as before.
+    expect(loadConfig({ QUEUE_PREFIX: 'offboard' }).queuePrefix).toBe('offboard');
+    for (const bad of ['{a}{b}', '{}', 'a:b', '{open']) {
+      expect(() => loadConfig({ QUEUE_PREFIX: bad })).toThrow(/QUEUE_PREFIX/);
+    }
   });
 
   it('coerces PORT and treats blank variables as unset', () => {

@@ -27,6 +27,22 @@ describe('error mapping', () => {
     );
   });
 
+  it('turns a Redis Cluster failover (a slot without a master) into service_unavailable', () => {
+    for (const message of [
+      'CLUSTERDOWN Hash slot not served',
+      'CLUSTERDOWN The cluster is down',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'Too many Cluster redirections. Last error: Error: Connection is closed.',
+      'Failed to refresh slots cache.',
+      "Cluster isn't ready and enableOfflineQueue options is false",
+    ]) {
+      expect([message, toAppError(new Error(message)).code]).toEqual([
+        message,
+        'service_unavailable',
+      ]);
+    }
+  });
+
   it('turns what the fault drills saw while the store was away into service_unavailable', () => {
     const ferretDbLostPostgres = (message: string): Error =>
       Object.assign(new Error(message), { name: 'MongoServerError' });

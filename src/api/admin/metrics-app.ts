@@ -1,5 +1,4 @@
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import type { AppConfig, SecurityConfig } from '../../config/config';
 import type { ServiceMetrics } from '../../metrics/service-metrics';
 import type { Models } from '../../models/create-models';
@@ -8,6 +7,7 @@ import { errorHandler, notFoundHandler } from '../error-handler';
 import { securityHeaders } from '../security-headers';
 import { adminGuard } from './admin-guard';
 import { metricsHandler } from './metrics-handler';
+import type { RedisClient } from '../../infra/redis-connection';
 
 /**
  * The HTTP surface of a worker-only process: `/metrics`, guarded like the API's, on
@@ -19,7 +19,7 @@ export function createMetricsApp(deps: {
   models: Models;
   metrics: ServiceMetrics;
   /** Shares the failed-sign-in counts with the API processes. */
-  redis: Redis;
+  redis: RedisClient;
   security: SecurityConfig;
   queuePrefix: string;
 }): Express {

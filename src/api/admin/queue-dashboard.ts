@@ -18,6 +18,7 @@ const queueDescriptions: Record<string, string> = {
   'bulk-deactivations': 'Bulk deactivations, paging through their frozen selection',
   sweeps: 'Scheduled inactivity sweeps, one scheduler per enabled policy',
   erasures: "Erasure of deleted users' personal data",
+  webhooks: 'Webhook deliveries, one job per event and endpoint; retry failed ones here',
   maintenance: 'The reconciler and the expiry of idempotency records',
 };
 

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { AppConfig, ConsoleConfig } from '../../config/config';
 import { AppError } from '../../errors/app-error';
@@ -17,6 +16,7 @@ import {
   type ConsoleSessions,
   type OpenSession,
 } from './console-sessions';
+import type { RedisClient } from '../../infra/redis-connection';
 
 /** Where the console is mounted. */
 export const consolePath = '/admin';
@@ -27,7 +27,7 @@ export const consoleCookie = 'offboard_console';
 /** What the console needs. */
 export interface ConsoleDeps {
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   console: ConsoleConfig;
   /** Whether the queue dashboard is on, so runs can link to their jobs. */
@@ -102,56 +102,49 @@ function sendError(res: Response, error: AppError): void {
   res.status(error.httpStatus).json({ error: { code: error.code, message: error.message } });
 }
 
-/**
- * The admin console (README, Admin console): static pages and one ES module under `/admin`,
- * sign-in with an `admin` API key kept server-side in a Redis session, and `/admin/api/*`,
- * which forwards to the public `/v1` API with the session's key. Mount after the queue
- * dashboard, which keeps `/admin/queues`.
- */
-export function consoleRouter(deps: ConsoleDeps): Router {
-  const sessions: ConsoleSessions = createConsoleSessions(deps.redis, {
-    ...deps.console,
-    keyPrefix: deps.queuePrefix,
-  });
-  const router = Router();
-  const jsonBody = express.json({ limit: '10kb', strict: true });
+const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
 
-  const noStore: RequestHandler = (_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    next();
+type SessionHandler = (req: Request, res: Response, open: OpenSession) => Promise<void>;
+
+/** Wraps a handler that needs a signed-in session. */
+type WithSession = (handler: SessionHandler) => (req: Request, res: Response) => Promise<void>;
+
+async function openSession(sessions: ConsoleSessions, req: Request): Promise<OpenSession | null> {
+  const id = cookieValue(req);
+  return id === undefined ? null : sessions.open(id);
+}
+
+/** Resolves the session and checks CSRF on state changes; answers 401/403 itself. */
+function sessionGuard(sessions: ConsoleSessions): WithSession {
+  return (handler) => async (req, res) => {
+    const open = await openSession(sessions, req);
+    if (open === null) {
+      clearCookie(req, res);
+      sendError(res, new AppError('unauthorized', 'Your session has ended. Sign in again.'));
+      return;
+    }
+    if (
+      !isSafeMethod(req.method) &&
+      (!isSameOrigin(req) || !csrfTokenMatches(open.session, req.get('X-CSRF-Token')))
+    ) {
+      sendError(
+        res,
+        new AppError(
+          'forbidden',
+          'Cross-site request refused: console changes must come from the console itself',
+        ),
+      );
+      return;
+    }
+    await handler(req, res, open);
   };
+}
 
-  const openSession = async (req: Request): Promise<OpenSession | null> => {
-    const id = cookieValue(req);
-    return id === undefined ? null : sessions.open(id);
-  };
-
-  /** Resolves the session and checks CSRF on state changes; answers 401/403 itself. */
-  const withSession =
-    (handler: (req: Request, res: Response, open: OpenSession) => Promise<void>) =>
-    async (req: Request, res: Response): Promise<void> => {
-      const open = await openSession(req);
-      if (open === null) {
-        clearCookie(req, res);
-        sendError(res, new AppError('unauthorized', 'Your session has ended. Sign in again.'));
-        return;
-      }
-      if (
-        !isSafeMethod(req.method) &&
-        (!isSameOrigin(req) || !csrfTokenMatches(open.session, req.get('X-CSRF-Token')))
-      ) {
-        sendError(
-          res,
-          new AppError(
-            'forbidden',
-            'Cross-site request refused: console changes must come from the console itself',
-          ),
-        );
-        return;
-      }
-      await handler(req, res, open);
-    };
-
+/** The static assets, the sign-in page and the signed-in pages (to sign-in or choose first). */
+function mountPages(router: Router, sessions: ConsoleSessions): void {
   router.use('/assets', express.static(assetsDir, { index: false, fallthrough: false, maxAge: 0 }));
 
   router.get('/', (_req, res) => {
@@ -164,7 +157,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
 
   for (const page of pages) {
     router.get(page, noStore, async (req, res) => {
-      const open = await openSession(req);
+      const open = await openSession(sessions, req);
       if (open === null) {
         res.redirect(303, `${consolePath}/sign-in`);
         return;
@@ -177,10 +170,14 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       res.sendFile(path.join(assetsDir, 'console.html'));
     });
   }
+}
 
-  // Sign-in: the key arrives as `Authorization: Bearer`, like any API call, so failures count
-  // towards the same per-address throttle. Same-origin only: no page elsewhere signs a visitor in.
-  router.post('/session', noStore, async (req, res) => {
+/**
+ * Sign-in: the key arrives as `Authorization: Bearer`, like any API call, so failures count
+ * towards the same per-address throttle. Same-origin only: no page elsewhere signs a visitor in.
+ */
+function signInHandler(deps: ConsoleDeps, sessions: ConsoleSessions): RequestHandler {
+  return async (req, res) => {
     if (!isSameOrigin(req)) {
       sendError(res, new AppError('forbidden', 'Sign in from the console itself'));
       return;
@@ -205,7 +202,66 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     });
     setCookie(req, res, id, deps.console.sessionMaxSeconds);
     res.status(201).json(sessionView(session, deps.dashboard !== null));
-  });
+  };
+}
+
+/** The organization and actor a `PUT /session` body chooses, checked against the session. */
+async function chosenChanges(
+  models: Models,
+  session: ConsoleSession,
+  body: unknown,
+): Promise<Partial<Pick<ConsoleSession, 'orgId' | 'actorId'>>> {
+  const parsed = choiceSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new AppError('validation_failed', 'The choice is not valid', {
+      details: parsed.error.issues,
+    });
+  }
+  const changes: Partial<Pick<ConsoleSession, 'orgId' | 'actorId'>> = {};
+  const { orgId, actorId } = parsed.data;
+  if (orgId !== undefined) {
+    if (!session.organizations.some((org) => org.id === orgId)) {
+      throw new AppError('forbidden', 'This API key is not allowed for this organization');
+    }
+    changes.orgId = orgId;
+    if (!session.actorBound && orgId !== session.orgId) changes.actorId = null;
+  }
+  if (actorId !== undefined) {
+    if (session.actorBound) {
+      throw new AppError('actor_mismatch', 'This API key may act only as the user it is bound to');
+    }
+    const targetOrg = changes.orgId ?? session.orgId;
+    const actor =
+      targetOrg === null
+        ? null
+        : await models.users.exists({
+            _id: actorId,
+            orgId: targetOrg,
+            kind: 'employee',
+            status: 'active',
+            role: { $in: ['admin', 'manager'] },
+          });
+    if (!actor) {
+      throw new AppError(
+        'validation_failed',
+        'Choose an active admin or manager of the organization',
+      );
+    }
+    changes.actorId = actorId;
+  }
+  return changes;
+}
+
+/** `/session`: sign in, read, choose organization and actor, sign out. */
+function mountSessionRoutes(
+  router: Router,
+  deps: ConsoleDeps,
+  sessions: ConsoleSessions,
+  withSession: WithSession,
+): void {
+  const jsonBody = express.json({ limit: '10kb', strict: true });
+
+  router.post('/session', noStore, signInHandler(deps, sessions));
 
   router.get(
     '/session',
@@ -221,47 +277,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     noStore,
     jsonBody,
     withSession(async (req, res, open) => {
-      const parsed = choiceSchema.safeParse(req.body);
-      if (!parsed.success) {
-        throw new AppError('validation_failed', 'The choice is not valid', {
-          details: parsed.error.issues,
-        });
-      }
-      const changes: Partial<Pick<ConsoleSession, 'orgId' | 'actorId'>> = {};
-      const { orgId, actorId } = parsed.data;
-      if (orgId !== undefined) {
-        if (!open.session.organizations.some((org) => org.id === orgId)) {
-          throw new AppError('forbidden', 'This API key is not allowed for this organization');
-        }
-        changes.orgId = orgId;
-        if (!open.session.actorBound && orgId !== open.session.orgId) changes.actorId = null;
-      }
-      if (actorId !== undefined) {
-        if (open.session.actorBound) {
-          throw new AppError(
-            'actor_mismatch',
-            'This API key may act only as the user it is bound to',
-          );
-        }
-        const targetOrg = changes.orgId ?? open.session.orgId;
-        const actor =
-          targetOrg === null
-            ? null
-            : await deps.models.users.exists({
-                _id: actorId,
-                orgId: targetOrg,
-                kind: 'employee',
-                status: 'active',
-                role: { $in: ['admin', 'manager'] },
-              });
-        if (!actor) {
-          throw new AppError(
-            'validation_failed',
-            'Choose an active admin or manager of the organization',
-          );
-        }
-        changes.actorId = actorId;
-      }
+      const changes = await chosenChanges(deps.models, open.session, req.body);
       const session = await sessions.update(open, changes);
       res.json(sessionView(session, deps.dashboard !== null));
     }),
@@ -276,7 +292,10 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       res.status(204).end();
     }),
   );
+}
 
+/** `/api/*`: forwards to the public API with the session's key; a refused key ends the session. */
+function mountApiProxy(router: Router, sessions: ConsoleSessions, withSession: WithSession): void {
   router.all(
     '/api/*rest',
     withSession(async (req, res, open) => {
@@ -305,6 +324,23 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       }
     }),
   );
+}
 
+/**
+ * The admin console (README, Admin console): static pages and one ES module under `/admin`,
+ * sign-in with an `admin` API key kept server-side in a Redis session, and `/admin/api/*`,
+ * which forwards to the public `/v1` API with the session's key. Mount after the queue
+ * dashboard, which keeps `/admin/queues`.
+ */
+export function consoleRouter(deps: ConsoleDeps): Router {
+  const sessions: ConsoleSessions = createConsoleSessions(deps.redis, {
+    ...deps.console,
+    keyPrefix: deps.queuePrefix,
+  });
+  const router = Router();
+  const withSession = sessionGuard(sessions);
+  mountPages(router, sessions);
+  mountSessionRoutes(router, deps, sessions, withSession);
+  mountApiProxy(router, sessions, withSession);
   return router;
 }

@@ -6,8 +6,8 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { ConsoleConfig } from '../../config/config';
+import type { RedisClient } from '../../infra/redis-connection';
 
 /** An organization a signed-in key may pick. */
 export interface ConsoleOrganization {
@@ -103,7 +103,7 @@ export function csrfTokenMatches(session: ConsoleSession, presented: string | un
  * `sessionIdleSeconds` without use and at the latest `sessionMaxSeconds` after sign-in.
  */
 export function createConsoleSessions(
-  redis: Redis,
+  redis: RedisClient,
   options: ConsoleConfig & { keyPrefix: string },
 ): ConsoleSessions {
   const ttlMs = (session: ConsoleSession, now: number): number =>

@@ -5,7 +5,7 @@ import { hasScope } from '../authenticate';
 import { decodeCursor, encodeCursor } from '../cursor';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import { bulkParamsSchema } from '../schemas/bulk-schemas';
-import { commonErrorResponses, limitSchema } from '../schemas/common-schemas';
+import { adminOnlyTextSchema, commonErrorResponses, limitSchema } from '../schemas/common-schemas';
 
 const itemStatuses = ['pending', 'enqueued', 'skipped', 'planned'] as const;
 
@@ -22,16 +22,8 @@ const bulkItemListSchema = z.object({
       status: z.enum(itemStatuses),
       reason: z.string().nullable().meta({ description: 'Why a skipped user was skipped' }),
       runId: z.string().nullable(),
-      email: z
-        .string()
-        .nullable()
-        .optional()
-        .meta({ description: 'Only for keys with the admin scope' }),
-      name: z
-        .string()
-        .nullable()
-        .optional()
-        .meta({ description: 'Only for keys with the admin scope' }),
+      email: adminOnlyTextSchema(),
+      name: adminOnlyTextSchema(),
     }),
   ),
   nextCursor: z.string().nullable(),

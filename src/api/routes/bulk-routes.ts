@@ -1,5 +1,4 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { acceptBulk } from '../../bulk/accept-bulk';
 import type { SecurityConfig } from '../../config/config';
 import { loadBulkView } from '../../bulk/bulk-view';
@@ -9,12 +8,13 @@ import type { Models } from '../../models/create-models';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import { bulkBodySchema, bulkParamsSchema, bulkSchema } from '../schemas/bulk-schemas';
 import { commonErrorResponses, orgParamsSchema } from '../schemas/common-schemas';
+import type { RedisClient } from '../../infra/redis-connection';
 
 /** `/v1/orgs/:orgId/bulk-deactivations`: accept and follow bulk deactivations. */
 export function bulkRoutes(deps: {
   models: Models;
   bulkQueue: Queue;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   security: Pick<SecurityConfig, 'maxPendingBulksPerOrg'>;
 }): RouteDefinition[] {

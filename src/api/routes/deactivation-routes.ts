@@ -1,12 +1,11 @@
 import type { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { assessDeactivation } from '../../deactivation/assess-deactivation';
 import { getRun, listRuns } from '../../deactivation/list-runs';
 import { requestDeactivation } from '../../deactivation/request-deactivation';
 import { toRunView } from '../../deactivation/run-view';
 import { createRedisLock, type KeyedLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
-import { decodePageCursor, encodePageCursor } from '../cursor';
+import { decodePageCursor, pageBody } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -23,6 +22,7 @@ import {
   runParamsSchema,
   runSchema,
 } from '../schemas/deactivation-schemas';
+import type { RedisClient } from '../../infra/redis-connection';
 
 const conflict = {
   description:
@@ -113,10 +113,7 @@ function listRunsRoute(models: Models): RouteDefinition {
         limit: query.limit,
         after: decodePageCursor(query.cursor),
       });
-      return {
-        status: 200,
-        body: { items: page.items.map(toRunView), nextCursor: encodePageCursor(page.next) },
-      };
+      return { status: 200, body: pageBody(page, toRunView) };
     },
   });
 }
@@ -125,7 +122,7 @@ function listRunsRoute(models: Models): RouteDefinition {
 export function deactivationRoutes(deps: {
   models: Models;
   flows: FlowProducer;
-  redis: Redis;
+  redis: RedisClient;
 }): RouteDefinition[] {
   const { models, flows } = deps;
   // Under the queue prefix, like the workers' locks.

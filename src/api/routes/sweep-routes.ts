@@ -5,7 +5,7 @@ import { approveSweep } from '../../sweeps/approve-sweep';
 import { listSweepReports } from '../../sweeps/list-sweep-reports';
 import { putSweepPolicy } from '../../sweeps/sweep-policy';
 import { hasScope } from '../authenticate';
-import { decodePageCursor, encodePageCursor } from '../cursor';
+import { decodePageCursor, pageBody } from '../cursor';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -101,10 +101,7 @@ function listSweepsRoute(models: Models): RouteDefinition {
         limit: query.limit,
         after: decodePageCursor(query.cursor),
       });
-      return {
-        status: 200,
-        body: { items: page.items.map(toSweepView), nextCursor: encodePageCursor(page.next) },
-      };
+      return { status: 200, body: pageBody(page, toSweepView) };
     },
   });
 }

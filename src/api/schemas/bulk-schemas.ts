@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { sweepScheduleProblems } from '../../sweeps/sweep-cron';
 import { defaultMaxPerRun } from '../../sweeps/sweep-policy';
-import { idSchema, limitSchema, orgParamsSchema, textSchema } from './common-schemas';
+import {
+  adminOnlyTextSchema,
+  idSchema,
+  limitSchema,
+  orgParamsSchema,
+  textSchema,
+} from './common-schemas';
 
 const daysSchema = z.coerce.number().int().min(1).max(3650);
 
@@ -24,16 +30,8 @@ export const userListSchema = z.object({
       status: z.enum(['active', 'inactive', 'deleted']),
       lastLoginAt: z.iso.datetime().nullable(),
       activity: z.enum(['active', 'inactive', 'never_logged_in']),
-      email: z
-        .string()
-        .nullable()
-        .optional()
-        .meta({ description: 'Only for keys with the admin scope' }),
-      name: z
-        .string()
-        .nullable()
-        .optional()
-        .meta({ description: 'First and last name; only for keys with the admin scope' }),
+      email: adminOnlyTextSchema(),
+      name: adminOnlyTextSchema('First and last name; only for keys with the admin scope'),
     }),
   ),
   nextCursor: z.string().nullable(),

@@ -18,6 +18,13 @@ export function textSchema(maxLength: number): z.ZodString {
   return z.string().max(maxLength).regex(withoutNul, 'no NUL (U+0000) characters');
 }
 
+/** A personal field (email, name) that only keys with the admin scope are shown. */
+export function adminOnlyTextSchema(
+  description = 'Only for keys with the admin scope',
+): z.ZodOptional<z.ZodNullable<z.ZodString>> {
+  return z.string().nullable().optional().meta({ description });
+}
+
 export const orgParamsSchema = z.strictObject({ orgId: idSchema });
 
 /** Page size of list endpoints. */

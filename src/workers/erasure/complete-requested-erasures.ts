@@ -1,6 +1,7 @@
 import type { FlowProducer } from 'bullmq';
 import type { Models } from '../../models/create-models';
 import { eraseWhenDeactivated } from '../../scim/scim-lifecycle';
+import { usersToErase } from './users-to-erase';
 
 /**
  * Erases the users deleted over SCIM whose deactivation has completed since (`erasurePending`
@@ -13,12 +14,8 @@ export async function completeRequestedErasures(
   batch = 500,
 ): Promise<{ erased: number }> {
   let erased = 0;
-  const cursor = deps.models.users
-    .find({ erasurePending: true, status: 'inactive' }, { _id: 1, orgId: 1 })
-    .limit(batch)
-    .lean()
-    .cursor();
-  for await (const user of cursor) {
+  const users = usersToErase(deps.models, { erasurePending: true, status: 'inactive' }, batch);
+  for await (const user of users) {
     if (await eraseWhenDeactivated(deps, user.orgId, user._id)) erased += 1;
   }
   return { erased };

@@ -7,6 +7,7 @@ import type { Models } from '../../models/create-models';
 import type { User } from '../../models/user.model';
 import type { ErasureJobData } from '../../queues/erasure-queue';
 import { eraseReasonsInStoredResponses } from '../../idempotency/erase-stored-reasons';
+import { recordUserDeleted } from '../../webhooks/webhook-facts';
 
 /** What an erasure reports: ids and the tombstone's time, nothing personal. */
 export interface ErasureResult {
@@ -123,6 +124,7 @@ export async function eraseUserJob(
   deps: ErasureJobDeps,
 ): Promise<ErasureResult> {
   const result = await eraseUser(deps.models, job.data);
+  await recordUserDeleted(deps.models, { ...job.data, deletedAt: result.deletedAt });
   deps.logger.info({ orgId: job.data.orgId, userId: job.data.userId }, 'user erased');
   return result;
 }

@@ -2,6 +2,7 @@ import type { FlowProducer, JobNode } from 'bullmq';
 import type { Models } from '../../models/create-models';
 import { enqueueErasure, erasureJobId } from '../../queues/erasure-queue';
 import { queueNames } from '../../queues/queue-names';
+import { usersToErase } from './users-to-erase';
 
 /**
  * Re-queues the erasure of users marked `deleted` whose personal data is still there
@@ -13,12 +14,8 @@ export async function reconcileErasures(
   batch = 500,
 ): Promise<{ requeued: number }> {
   let requeued = 0;
-  const cursor = deps.models.users
-    .find({ status: 'deleted', deletedAt: { $exists: false } }, { _id: 1, orgId: 1 })
-    .limit(batch)
-    .lean()
-    .cursor();
-  for await (const user of cursor) {
+  const filter = { status: 'deleted' as const, deletedAt: { $exists: false } };
+  for await (const user of usersToErase(deps.models, filter, batch)) {
     const existing = (await deps.flows.getFlow({
       id: erasureJobId(user._id),
       queueName: queueNames.erasures,

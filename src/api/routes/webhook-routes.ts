@@ -1,0 +1,267 @@
+import type { Queue } from 'bullmq';
+import { z } from 'zod';
+import type { WebhookConfig } from '../../config/config';
+import { AppError } from '../../errors/app-error';
+import type { ApiKey } from '../../models/api-key.model';
+import type { Models } from '../../models/create-models';
+import { queueNames } from '../../queues/queue-names';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  findEndpoint,
+  retryDelivery,
+  rotateSecret,
+  toDeliveryView,
+  toEndpointView,
+  updateEndpoint,
+  type EndpointDeps,
+} from '../../webhooks/endpoint-repository';
+import { decodePageCursor, encodeCursor } from '../cursor';
+import { requireOrganization } from '../require-organization';
+import { defineRoute, type RouteDefinition } from '../route-definition';
+import {
+  commonErrorResponses,
+  errorResponseSchema,
+  orgParamsSchema,
+} from '../schemas/common-schemas';
+import {
+  createWebhookSchema,
+  deliveryListQuerySchema,
+  deliveryParamsSchema,
+  rotatedSecretSchema,
+  updateWebhookSchema,
+  webhookDeliverySchema,
+  webhookEndpointSchema,
+  webhookParamsSchema,
+  webhookWithSecretSchema,
+} from '../schemas/webhook-schemas';
+
+const actorOf = (apiKey: ApiKey | null): string => `apikey:${apiKey?._id ?? 'unknown'}`;
+
+const refusals = {
+  ...commonErrorResponses,
+  400: {
+    description: 'Invalid request, or url_not_allowed (not https, or not a public address)',
+    schema: errorResponseSchema,
+  },
+};
+
+/** `/v1/orgs/:orgId/webhooks`: endpoints, secret rotation, the delivery log and its retry. */
+export function webhookRoutes(deps: {
+  models: Models;
+  queues: readonly Queue[];
+  webhooks?: WebhookConfig | undefined;
+}): RouteDefinition[] {
+  const { models } = deps;
+  const endpointDeps: EndpointDeps = {
+    models,
+    config: deps.webhooks ?? {
+      secretsKey: null,
+      allowedAddresses: [],
+      retryScheduleMs: [],
+      timeoutMs: 15_000,
+      relayIntervalMs: 1_000,
+    },
+  };
+  const webhooksQueue = (): Queue => {
+    const queue = deps.queues.find((candidate) => candidate.name === queueNames.webhooks);
+    if (!queue) throw new AppError('internal', 'The webhooks queue is not open');
+    return queue;
+  };
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/v1/orgs/:orgId/webhooks',
+      summary: 'Create a webhook endpoint; its signing secret is in this response only',
+      scope: 'admin',
+      params: orgParamsSchema,
+      body: createWebhookSchema,
+      responses: {
+        201: {
+          description: 'The endpoint and its whsec_ secret',
+          schema: webhookWithSecretSchema,
+          headers: {
+            Location: { description: 'The endpoint', type: 'string', required: true },
+          },
+        },
+        ...refusals,
+        503: {
+          ...commonErrorResponses[503],
+          description:
+            'webhooks_not_configured: SECRETS_KEY is not set; or a backing service is down',
+        },
+      },
+      handler: async ({ params, body, apiKey }) => {
+        await requireOrganization(models, params.orgId);
+        const { endpoint, secret } = await createEndpoint(
+          endpointDeps,
+          { orgId: params.orgId, ...body },
+          actorOf(apiKey),
+        );
+        return {
+          status: 201,
+          body: { ...toEndpointView(endpoint), secret },
+          headers: { Location: `/v1/orgs/${params.orgId}/webhooks/${endpoint._id}` },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/orgs/:orgId/webhooks',
+      summary: "The organization's webhook endpoints (never their secrets)",
+      scope: 'admin',
+      params: orgParamsSchema,
+      responses: {
+        200: {
+          description: 'Every endpoint, oldest first',
+          schema: z.object({ items: z.array(webhookEndpointSchema) }),
+        },
+        ...commonErrorResponses,
+      },
+      handler: async ({ params }) => {
+        await requireOrganization(models, params.orgId);
+        const endpoints = await models.webhookEndpoints
+          .find({ orgId: params.orgId })
+          .sort({ createdAt: 1, _id: 1 })
+          .limit(1_000)
+          .lean();
+        return { status: 200, body: { items: endpoints.map(toEndpointView) } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/orgs/:orgId/webhooks/:id',
+      summary: 'One webhook endpoint',
+      scope: 'admin',
+      params: webhookParamsSchema,
+      responses: {
+        200: { description: 'The endpoint', schema: webhookEndpointSchema },
+        ...commonErrorResponses,
+      },
+      handler: async ({ params }) => ({
+        status: 200,
+        body: toEndpointView(await findEndpoint(models, params.orgId, params.id)),
+      }),
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/v1/orgs/:orgId/webhooks/:id',
+      summary: 'Change the URL, the events or enabled (enabling clears what disabled it)',
+      scope: 'admin',
+      params: webhookParamsSchema,
+      body: updateWebhookSchema,
+      responses: {
+        200: { description: 'The endpoint as now stored', schema: webhookEndpointSchema },
+        ...refusals,
+      },
+      handler: async ({ params, body, apiKey }) => ({
+        status: 200,
+        body: toEndpointView(await updateEndpoint(endpointDeps, params, body, actorOf(apiKey))),
+      }),
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/v1/orgs/:orgId/webhooks/:id',
+      summary: 'Delete a webhook endpoint; its pending deliveries are dropped',
+      scope: 'admin',
+      params: webhookParamsSchema,
+      responses: { 204: { description: 'Deleted' }, ...commonErrorResponses },
+      handler: async ({ params, apiKey }) => {
+        await deleteEndpoint(endpointDeps, params, actorOf(apiKey));
+        return { status: 204, body: null };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/v1/orgs/:orgId/webhooks/:id/rotate-secret',
+      summary: 'A new signing secret (shown once); the old one keeps signing beside it for 24 h',
+      scope: 'admin',
+      params: webhookParamsSchema,
+      responses: {
+        200: { description: 'The new secret', schema: rotatedSecretSchema },
+        ...commonErrorResponses,
+      },
+      handler: async ({ params, apiKey }) => {
+        const rotated = await rotateSecret(endpointDeps, params, actorOf(apiKey));
+        return {
+          status: 200,
+          body: {
+            id: rotated.endpoint._id,
+            secret: rotated.secret,
+            previousSecretExpiresAt: rotated.previousSecretExpiresAt,
+          },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/orgs/:orgId/webhooks/:id/deliveries',
+      summary:
+        'The delivery log, newest first: event, status, attempts, last response, next attempt',
+      scope: 'admin',
+      params: webhookParamsSchema,
+      query: deliveryListQuerySchema,
+      responses: {
+        200: {
+          description: 'A page of deliveries',
+          schema: z.object({
+            items: z.array(webhookDeliverySchema),
+            nextCursor: z.string().nullable(),
+          }),
+        },
+        ...commonErrorResponses,
+      },
+      handler: async ({ params, query }) => {
+        const endpoint = await findEndpoint(models, params.orgId, params.id);
+        const filter: Record<string, unknown> = { endpointId: endpoint._id };
+        if (query.status !== undefined) filter.status = query.status;
+        const after = decodePageCursor(query.cursor);
+        if (after !== null) {
+          // Never null here: the cursor is decoded without `nullableTime`.
+          const at = new Date(after.at ?? 0);
+          filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: after.id } }];
+        }
+        const deliveries = await models.webhookDeliveries
+          .find(filter)
+          .sort({ createdAt: -1, _id: -1 })
+          .limit(query.limit + 1)
+          .lean();
+        const page = deliveries.slice(0, query.limit);
+        const last = page.at(-1);
+        return {
+          status: 200,
+          body: {
+            items: page.map(toDeliveryView),
+            nextCursor:
+              deliveries.length > query.limit && last
+                ? encodeCursor([last.createdAt.getTime(), last._id])
+                : null,
+          },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/v1/orgs/:orgId/webhooks/:id/deliveries/:deliveryId/retry',
+      summary: 'Attempt one delivery again now (same webhook-id)',
+      scope: 'admin',
+      params: deliveryParamsSchema,
+      responses: {
+        202: { description: 'Queued', schema: webhookDeliverySchema },
+        ...commonErrorResponses,
+        409: {
+          description: 'endpoint_disabled: enable the endpoint first',
+          schema: errorResponseSchema,
+        },
+      },
+      handler: async ({ params, apiKey }) => {
+        const delivery = await retryDelivery(
+          { ...endpointDeps, queue: webhooksQueue() },
+          { orgId: params.orgId, endpointId: params.id, deliveryId: params.deliveryId },
+          actorOf(apiKey),
+        );
+        return { status: 202, body: toDeliveryView(delivery) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,152 @@
+import { recordRunFinished, recordBulkCompleted } from '../../src/webhooks/webhook-facts';
+import { webhookEventTypes, type WebhookEventType } from '../../src/webhooks/webhook-event-types';
+import type { User } from '../../src/models/user.model';
+import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { waitForRunStatus } from '../support/run-helpers';
+import { openWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { openWebhookHarness, until, type WebhookHarness } from '../support/webhook-harness';
+
+let t: WebhookHarness;
+let receiver: WebhookReceiver;
+
+beforeAll(async () => {
+  t = await openWebhookHarness('wh-events');
+  receiver = await openWebhookReceiver();
+});
+
+afterAll(async () => {
+  await receiver.close();
+  await t.close();
+});
+
+const reason = 'private words about Zebedee';
+
+describe('webhook events', () => {
+  it('emits each type exactly once per fact, whatever the path, with no personal data', async () => {
+    const org = orgFixture({
+      sweepPolicy: {
+        enabled: true,
+        inactiveDays: 90,
+        neverLoggedInDays: null,
+        exemptRoles: [],
+        cron: '0 3 * * *',
+        timezone: 'UTC',
+        dryRun: false,
+        maxPerRun: 1,
+      },
+    });
+    const orgId = org._id;
+    const admin = userFixture(orgId, { role: 'admin' });
+    const admin2 = userFixture(orgId, { role: 'admin' });
+    const kept = userFixture(orgId);
+    const noEmail = userFixture(orgId, { email: '' });
+    const bulked = userFixture(orgId);
+    const dormant = [0, 1].map(() => userFixture(orgId, { lastLoginAt: daysAgo(200) }));
+    const everyone: User[] = [admin, admin2, kept, noEmail, bulked, ...dormant];
+    await insertFixtures(t.h.models, { organizations: [org], users: everyone });
+    const created = await t.call('post', `/v1/orgs/${orgId}/webhooks`, {
+      url: receiver.url('/all'),
+      events: webhookEventTypes,
+    });
+    expect(created.status).toBe(201);
+    receiver.secrets.push((created.body as { secret: string }).secret);
+    const api = (path: string, body: unknown) => t.call('post', `/v1/orgs/${orgId}${path}`, body);
+
+    // API: deactivate, reactivate (twice: one fact), deactivate again, delete.
+    const first = await api('/deactivations', { userId: kept._id, actorId: admin._id, reason });
+    await waitForRunStatus(t.h.models, (first.body as { id: string }).id, 'completed');
+    expect(
+      (await api('/reactivations', { userId: kept._id, actorId: admin._id, reason })).status,
+    ).toBe(200);
+    expect((await api('/reactivations', { userId: kept._id, actorId: admin._id })).status).toBe(
+      409,
+    );
+    const second = await api('/deactivations', { userId: kept._id, actorId: admin._id });
+    const secondId = (second.body as { id: string }).id;
+    await waitForRunStatus(t.h.models, secondId, 'completed');
+    expect(
+      (await api('/deletions', { userId: kept._id, actorId: admin._id, confirm: kept._id })).status,
+    ).toBe(202);
+    // A run that fails for good (no email to blocklist).
+    const failing = await api('/deactivations', { userId: noEmail._id, actorId: admin._id });
+    const failingId = (failing.body as { id: string }).id;
+    await waitForRunStatus(t.h.models, failingId, 'failed');
+    // Bulk through the API.
+    const bulk = await api('/bulk-deactivations', {
+      actorId: admin2._id,
+      userIds: [bulked._id],
+      reason,
+    });
+    expect(bulk.status).toBe(202);
+    const bulkId = (bulk.body as { id: string }).id;
+    // A sweep over the two dormant users, held (maxPerRun 1), then approved.
+    await t.h.producers.sweepsQueue.add(`sweep ${orgId}`, { orgId }, { jobId: 'fire-1' });
+    const sweepId = `${orgId}-fire-1`;
+    await until(async () => (await t.h.models.sweeps.findById(sweepId).lean())?.status === 'held');
+    await until(
+      async () => (await t.h.models.webhookEvents.countDocuments({ type: 'sweep.held' })) === 1,
+    );
+    expect((await api(`/sweeps/${sweepId}/approve`, undefined)).status).toBe(200);
+
+    const expected: Record<WebhookEventType, number> = {
+      'deactivation.completed': 5, // kept twice, bulked, two dormant
+      'deactivation.failed': 1,
+      'user.reactivated': 1,
+      'user.deleted': 1,
+      'bulk_deactivation.completed': 2, // the API's and the sweep's
+      'sweep.held': 1,
+      'sweep.completed': 1,
+    };
+    const total = Object.values(expected).reduce((a, b) => a + b, 0);
+    await until(
+      async () =>
+        (await t.h.models.webhookDeliveries.countDocuments({ orgId, status: 'delivered' })) ===
+        total,
+      40_000,
+    );
+    // Facts recorded again (a retried job) add nothing.
+    await recordRunFinished(t.h.models, secondId);
+    await recordRunFinished(t.h.models, failingId);
+    await recordBulkCompleted(t.h.models, bulkId);
+    for (const [type, count] of Object.entries(expected) as [WebhookEventType, number][]) {
+      expect([type, await t.h.models.webhookEvents.countDocuments({ orgId, type })]).toEqual([
+        type,
+        count,
+      ]);
+    }
+    expect(await t.h.models.webhookDeliveries.countDocuments({ orgId })).toBe(total);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const got = receiver.received.filter((r) => r.path === '/all');
+    expect(got).toHaveLength(total);
+    expect(new Set(got.map((r) => r.id)).size).toBe(total);
+    expect(got.every((r) => r.verified)).toBe(true);
+
+    const bodies = got.map((r) => r.body).join('\n');
+    for (const user of everyone) {
+      for (const personal of [user.email, user.firstName, user.lastName]) {
+        if (personal) expect(bodies).not.toContain(personal);
+      }
+    }
+    expect(bodies).not.toContain('Zebedee');
+    const byType = new Map(
+      got.map((r) => [
+        JSON.parse(r.body).type as string,
+        JSON.parse(r.body) as { data: Record<string, unknown> },
+      ]),
+    );
+    expect(byType.get('deactivation.failed')?.data).toMatchObject({
+      deactivationId: failingId,
+      status: 'failed',
+      steps: expect.arrayContaining([
+        expect.objectContaining({
+          name: 'blocklist-email',
+          status: 'failed',
+          error: 'invalid_step_data',
+        }),
+      ]),
+    });
+    expect(byType.get('user.reactivated')?.data).toMatchObject({ userId: kept._id, source: 'api' });
+    expect(byType.get('user.deleted')?.data).toMatchObject({ userId: kept._id, status: 'deleted' });
+    expect(byType.get('sweep.completed')?.data).toMatchObject({ sweepId, status: 'completed' });
+  });
+});
