@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { createApiKey } from '../src/auth/api-key-repository';
 import { hashEmail } from '../src/domain/email';
 import { connectMongo } from '../src/infra/mongo-connection';
+import { createRedisConnection } from '../src/infra/redis-connection';
 import { createModels, ensureIndexes, type Models } from '../src/models/create-models';
 import { queueNames } from '../src/queues/queue-names';
 import {
@@ -161,14 +161,16 @@ async function waitForWorkers(
   workers: ServiceProcess[],
   count: number,
 ): Promise<void> {
-  const connection = new Redis(env.REDIS_URL ?? '', { maxRetriesPerRequest: null });
+  // The service's own factory: a `redis+cluster://` URL (the cluster drill) needs a Cluster client.
+  const connection = createRedisConnection(env.REDIS_URL ?? '', 'worker');
   const steps = new Queue(queueNames.steps, { connection, prefix: env.QUEUE_PREFIX ?? '' });
   try {
     const deadline = Date.now() + 60_000;
     while ((await steps.getWorkersCount()) < count) {
-      const dead = workers.find((worker) => worker.child.exitCode !== null);
-      if (dead) throw new Error(`a worker exited at start-up:\n${dead.output()}`);
-      if (Date.now() > deadline) throw new Error('the workers did not start within 60 s');
+      if (Date.now() > deadline) {
+        const last = workers.at(-1)?.output().slice(-2_000) ?? '';
+        throw new Error(`the workers did not start within 60 s; the last one wrote:\n${last}`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   } finally {
@@ -196,7 +198,6 @@ export async function startDrillProcesses(
   for (let index = 0; index < workerCount; index += 1) {
     workers.push(await startWorkerProcess(workerEnv));
   }
-  await waitForWorkers(workerEnv, workers, workerCount);
   let supervising = true as boolean;
   const supervisor = (async () => {
     while (supervising) {
@@ -208,6 +209,13 @@ export async function startDrillProcesses(
       }
     }
   })();
+  // With the supervisor on: one that exits at start-up is replaced, as later on.
+  await waitForWorkers(workerEnv, workers, workerCount).catch(async (error: unknown) => {
+    supervising = false;
+    await supervisor;
+    for (const service of [api, ...workers]) await killService(service);
+    throw error;
+  });
   return {
     api,
     workers,
@@ -445,7 +453,11 @@ export async function verifyStore(
       const errors = run.steps.flatMap((step) =>
         step.error ? [`${step.name} (${step.attempts} attempts): ${step.error}`] : [],
       );
-      missing.push(`run ${run.status}${errors.length > 0 ? ` [${errors.join('; ')}]` : ''}`);
+      // Where it stands: each step's status and attempts, e.g. `completed/1 running/3 pending/0`.
+      const where = run.steps.map((step) => `${step.status}/${step.attempts}`).join(' ');
+      missing.push(
+        `run ${run.status} (${where})${errors.length > 0 ? ` [${errors.join('; ')}]` : ''}`,
+      );
     }
     // An abandoned run (its request stopped before switching the user) changed nothing.
     if ((runsPerUser.get(user.userId) ?? []).filter((o) => o.status !== 'failed').length > 1) {
