@@ -39,6 +39,11 @@ export interface PrivateStore {
 }
 
 export async function startPrivateStore(): Promise<PrivateStore> {
+  // The binary exists once `services.sh start` has built it, unless it reused a store already
+  // answering: build it here too (a no-op when present).
+  execFileSync('bash', [path.join(root, 'scripts/services.sh'), 'build-ferretdb'], {
+    stdio: 'inherit',
+  });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'drill-pg-'));
   if (isRoot) {
     execFileSync('chown', ['-R', 'postgres', dataDir]);

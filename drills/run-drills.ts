@@ -62,7 +62,10 @@ function row(report: DrillReport): string[] {
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const runs = Number(values.runs);
-  const names = (values.only?.split(',') ?? Object.keys(drills)) as (keyof typeof drills)[];
+  // The cluster drill starts six more redis-servers and waits on failovers: by name only
+  // (`--only cluster`), not in the default set `.ci/run` runs.
+  const names = (values.only?.split(',') ??
+    Object.keys(drills).filter((name) => name !== 'cluster')) as (keyof typeof drills)[];
   const unknown = names.filter((name) => !(name in drills));
   if (unknown.length > 0) throw new Error(`unknown drills: ${unknown.join(', ')}`);
   const context: DrillContext = {

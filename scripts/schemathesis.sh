@@ -39,6 +39,11 @@ base_mongo="${MONGO_URL:-mongodb://127.0.0.1:27017/offboard}"
 suffix="fuzz_$$_$RANDOM"
 export MONGO_URL="${base_mongo%/*}/offboard_$suffix"
 export QUEUE_PREFIX="$suffix"
+# Webhooks are on, as in a real deployment: without SECRETS_KEY creating one is a 503 by design.
+export SECRETS_KEY="${SECRETS_KEY:-$(head -c 32 /dev/urandom | base64)}"
+# No worker takes webhook deliveries here: fuzzed endpoints name arbitrary URLs, and nothing may
+# be sent off this machine.
+export WORKER_QUEUES=deactivations,deactivation-steps,bulk-deactivations,sweeps,erasures,maintenance
 export LOG_LEVEL=warn
 export PORT
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")

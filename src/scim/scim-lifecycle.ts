@@ -22,12 +22,21 @@ const pollMs = 200;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long a deactivation waits for a simultaneous request's acceptance to settle. */
+const racingAcceptanceWaitMs = 5_000;
+const racingPollMs = 25;
+
 /**
  * The one door SCIM deactivates through: the API's single-request acceptance, with `source:
  * "scim"` and the system actor `system:scim` (an admin's rank), so every rule applies. A user
  * already inactive (through the API, or a run of a repeated request still going) is no error
  * for a provider that repeats itself: `null`, and no second run. Refusals (team leader, last
  * admin) are thrown and change nothing.
+ *
+ * A simultaneous request may hold the user's claim while it has not switched the user yet
+ * (`deactivation_in_progress`); answering then would show the user still active. So this asks
+ * again until that acceptance settles: the user is inactive (`null`), or it gave the claim
+ * back and this request's own acceptance goes through. After five seconds the 409 stands.
  */
 export async function deactivateOverScim(
   deps: ScimLifecycleDeps,
@@ -35,21 +44,28 @@ export async function deactivateOverScim(
   userId: string,
   requestId?: string,
 ): Promise<Deactivation | null> {
-  try {
-    return await requestDeactivation(
-      deps,
-      { orgId, userId, actorId: scimActorId, source: 'scim', systemActor: true, reason: null },
-      requestId === undefined ? {} : { requestId },
-    );
-  } catch (error) {
-    if (
-      error instanceof AppError &&
-      (error.code === 'already_inactive' || error.code === 'deactivation_in_progress')
-    ) {
-      return null;
+  const deadline = Date.now() + racingAcceptanceWaitMs;
+  for (;;) {
+    try {
+      return await requestDeactivation(
+        deps,
+        { orgId, userId, actorId: scimActorId, source: 'scim', systemActor: true, reason: null },
+        requestId === undefined ? {} : { requestId },
+      );
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      if (error.code === 'already_inactive') return null;
+      if (error.code !== 'deactivation_in_progress') throw error;
+      if (!(await isStillActive(deps.models, orgId, userId))) return null;
+      if (Date.now() + racingPollMs >= deadline) throw error;
+      await sleep(racingPollMs);
     }
-    throw error;
   }
+}
+
+async function isStillActive(models: Models, orgId: string, userId: string): Promise<boolean> {
+  const user = await models.users.findOne({ _id: userId, orgId }, { status: 1 }).lean();
+  return user?.status === 'active';
 }
 
 /**

@@ -4,7 +4,7 @@ import { createRedisConnection, type RedisClient } from '../../src/infra/redis-c
 import { createRedisLock } from '../../src/infra/redis-lock';
 import type { SweepPolicy } from '../../src/models/organization.model';
 import { runJobId } from '../../src/queues/job-ids';
-import { queueNames } from '../../src/queues/queue-names';
+import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
 import { sweepSchedulerId } from '../../src/sweeps/sweep-scheduler';
 import {
   insertFixtures,
@@ -59,7 +59,10 @@ beforeAll(async () => {
   producer = createRedisConnection(redis.url, 'producer');
   flows = new FlowProducer({ connection: producer, prefix });
   steps = new Queue(queueNames.steps, { connection: producer, prefix });
-  maintenance = new Queue(queueNames.maintenance, { connection: producer, prefix });
+  maintenance = new Queue(queueNames.maintenance, {
+    connection: producer,
+    prefix: queuePrefixFor(prefix, queueNames.maintenance),
+  });
   sweeps = new Queue(queueNames.sweeps, { connection: producer, prefix });
 }, 30_000);
 

@@ -1,4 +1,6 @@
 import request from 'supertest';
+import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
+import { newRun } from '../../src/deactivation/request-deactivation';
 import type { User } from '../../src/models/user.model';
 import { insertFixtures, orgFixture, teamFixture, userFixture } from '../support/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
@@ -461,15 +463,84 @@ describe('users: replace, patch, delete', () => {
     });
   });
 
-  it('answers 200 to every one of simultaneous deactivations, with one run', async () => {
-    const created = await create();
+  it('answers 200 and inactive to every one of simultaneous deactivations, with one run', async () => {
     const body = patchBody({ op: 'Replace', path: 'active', value: 'False' });
-    const answers = await Promise.all(
-      [1, 2, 3].map(() => t.scim('patch', orgId, `/Users/${created.id}`, { body })),
+    // Several rounds: a loser of the race used to answer while the winner had written its run
+    // but not yet switched the user, showing the user still active.
+    for (let round = 0; round < 6; round += 1) {
+      const created = await create();
+      const answers = await Promise.all(
+        [1, 2, 3, 4].map(() => t.scim('patch', orgId, `/Users/${created.id}`, { body })),
+      );
+      expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200]);
+      expect(answers.map((res) => scimBody<ScimUserBody>(res).active)).toEqual([
+        false,
+        false,
+        false,
+        false,
+      ]);
+      expect(await runsOf(t.h, created.id)).toHaveLength(1);
+    }
+  });
+
+  /**
+   * What a simultaneous request leaves while it is half-way: its run holds the user's claim and
+   * the user is still active. Returns the run; `settle` finishes or abandons that request.
+   */
+  async function claimedByRacingRequest(userId: string) {
+    const user = await stored(userId);
+    const { plan } = await assessDeactivation(
+      t.h.models,
+      { orgId, userId, actorId: admin._id, source: 'api' },
+      new Date(),
     );
-    expect(answers.map((res) => res.status)).toEqual([200, 200, 200]);
-    expect(answers.map((res) => scimBody<ScimUserBody>(res).active)).toEqual([false, false, false]);
-    expect(await runsOf(t.h, created.id)).toHaveLength(1);
+    const run = newRun(
+      { orgId, userId, actorId: admin._id, source: 'api' },
+      user!,
+      plan,
+      new Date(),
+    );
+    await t.h.models.deactivations.insertMany([run]);
+    return run;
+  }
+
+  /** Deactivates over SCIM while the racing request settles (`settle`) 300 ms later. */
+  async function deactivateWhileRacing(
+    userId: string,
+    settle: () => Promise<unknown>,
+  ): Promise<ScimUserBody> {
+    const body = patchBody({ op: 'Replace', path: 'active', value: 'False' });
+    const [res] = await Promise.all([
+      t.scim('patch', orgId, `/Users/${userId}`, { body }),
+      new Promise((resolve) => setTimeout(resolve, 300)).then(settle),
+    ]);
+    expect(res.status).toBe(200);
+    return scimBody<ScimUserBody>(res);
+  }
+
+  it('answers inactive while a simultaneous request holds the claim, once it switches the user', async () => {
+    const created = await create();
+    const racing = await claimedByRacingRequest(created.id);
+    const answer = await deactivateWhileRacing(created.id, () =>
+      t.h.models.users.updateOne(
+        { _id: created.id },
+        { $set: { status: 'inactive', deactivationId: racing._id, deactivatedBy: admin._id } },
+      ),
+    );
+    expect(answer.active).toBe(false);
+    expect((await runsOf(t.h, created.id)).map((run) => run._id)).toEqual([racing._id]);
+  });
+
+  it('accepts its own run when the simultaneous request gives the claim back', async () => {
+    const created = await create();
+    const racing = await claimedByRacingRequest(created.id);
+    const answer = await deactivateWhileRacing(created.id, () =>
+      t.h.models.deactivations.deleteOne({ _id: racing._id }),
+    );
+    expect(answer.active).toBe(false);
+    expect(await runsOf(t.h, created.id)).toMatchObject([
+      { source: 'scim', actorId: 'system:scim', status: 'pending' },
+    ]);
   });
 
   it('answers 200 to a deactivation of a user already made inactive through the API', async () => {
