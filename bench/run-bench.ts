@@ -9,7 +9,7 @@
  *   npm run bench -- --quick                 tiny sizes (a smoke run, not a measurement)
  *   npm run bench -- --only throughput,api   some scenarios only
  *   npm run bench -- --samples 5 --users 200 --concurrency 8 --latency-runs 7 --redis-runs 20
- *                    --api-seconds 10 --api-connections 10 --sweep-users 5000
+ *                    --api-seconds 10 --api-connections 10 --sweep-users 5000 --sweep-large 100000
  *   npm run bench -- --note "machine shared with other work"   kept in the results and README
  *   BENCH_CPU_PROF=dir npm run bench -- --only latency   --cpu-prof of the API and worker
  */
@@ -21,7 +21,7 @@ import { apiScenario } from './scenarios/api';
 import { latencyScenario, throughputScenario } from './scenarios/deactivation';
 import { redisCostScenario } from './scenarios/redis-cost';
 import { scaleOutScenario } from './scenarios/scale-out';
-import { sweepScenario } from './scenarios/sweep';
+import { sweepScenarios } from './scenarios/sweep';
 import { webhookCostScenario } from './scenarios/webhooks';
 import { benchConfig } from './support/common';
 import type { Row } from './support/sampled-row';
@@ -53,6 +53,7 @@ const { values } = parseArgs({
     'api-seconds': { type: 'string' },
     'api-connections': { type: 'string' },
     'sweep-users': { type: 'string' },
+    'sweep-large': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -75,6 +76,12 @@ const sizes = {
   apiSeconds: positiveInt('api-seconds', values['api-seconds'], quick ? 2 : 10),
   apiConnections: positiveInt('api-connections', values['api-connections'], 10),
   sweepUsers: positiveInt('sweep-users', values['sweep-users'], quick ? 500 : 5_000),
+  // A larger sweep, one sample, for the worker's peak RSS at two sizes; off unless asked (on a
+  // shared 2-core FerretDB, 100,000 users took more than 30 minutes).
+  sweepLarge:
+    values['sweep-large'] === undefined || values['sweep-large'] === '0'
+      ? 0
+      : positiveInt('sweep-large', values['sweep-large'], 0),
   smallUser,
   largeUser,
 };
@@ -147,7 +154,7 @@ async function main(): Promise<void> {
           });
           break;
         case 'sweep':
-          result = await sweepScenario({ users: sizes.sweepUsers, samples: sizes.samples });
+          result = await sweepScenarios(sizes.sweepUsers, sizes.sweepLarge, sizes.samples, log);
           break;
         case 'webhooks':
           result = await webhookCostScenario({

@@ -3,24 +3,31 @@
  * bench/results/latest.json, so the README shows exactly what the committed results file holds.
  * `--check`: changes nothing, exits 1 when the README's table is not the file's.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readmeBlock, replaceBlock, type BenchReport } from './support/results-table';
 
 const root = path.join(__dirname, '..');
 
-/** README.md with its table rebuilt from `resultsFile`; writes it unless `check`. */
+/**
+ * README.md with its table rebuilt from `resultsFile` (and, when a `before.json` lies beside it,
+ * a column of that earlier run's ratios); writes it unless `check`.
+ */
 export function writeReadmeTable(
   resultsFile = path.join(root, 'bench/results/latest.json'),
   readmeFile = path.join(root, 'README.md'),
   check = false,
 ): boolean {
   const report = JSON.parse(readFileSync(resultsFile, 'utf8')) as BenchReport;
-  const before = readFileSync(readmeFile, 'utf8');
-  const after = replaceBlock(before, readmeBlock(report));
-  if (!check && after !== before) writeFileSync(readmeFile, after);
-  return after === before;
+  const beforeFile = path.join(path.dirname(resultsFile), 'before.json');
+  const earlier = existsSync(beforeFile)
+    ? (JSON.parse(readFileSync(beforeFile, 'utf8')) as BenchReport)
+    : undefined;
+  const current = readFileSync(readmeFile, 'utf8');
+  const next = replaceBlock(current, readmeBlock(report, earlier));
+  if (!check && next !== current) writeFileSync(readmeFile, next);
+  return next === current;
 }
 
 if (require.main === module) {

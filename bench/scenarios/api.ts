@@ -13,7 +13,7 @@ import {
   openStore,
   waitFor,
 } from '../support/common';
-import { row, type Row } from '../support/sampled-row';
+import { contextRow, row, type Row } from '../support/sampled-row';
 import { seedDepartingUsers, seedOrg, smallUser, benchApiKey } from '../support/fixtures';
 import { postDeactivation, startApi } from '../support/stack';
 
@@ -86,22 +86,38 @@ async function warmUp(url: string, init: RequestInit): Promise<unknown> {
   return body;
 }
 
+interface Loads {
+  dryRun: Load;
+  get: Load;
+}
+
 export interface ApiRaw {
   seconds: number;
   connections: number;
   samples: number;
-  offboard: { dryRun: Load; get: Load }[];
-  floor: { dryRun: Load; get: Load }[];
+  offboard: Loads[];
+  /** The floor: bare Express issuing the same store reads with the driver. */
+  floor: Loads[];
+  /** Context: bare Express with no store at all. */
+  noStore: Loads[];
 }
 
-/** The bare Express app (bench/support/bare-api.ts) in a process of its own, listening. */
+/** A bare Express app (bench/support/bare-api.ts) in a process of its own, listening. */
 async function startBare(
   bodiesFile: string,
+  store: { url: string; dbName: string } | null,
 ): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const bare = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(__dirname, '../support/bare-api.ts'), String(port), bodiesFile],
+    [
+      '--import',
+      'tsx',
+      path.join(__dirname, '../support/bare-api.ts'),
+      String(port),
+      bodiesFile,
+      ...(store ? ['store', store.url, store.dbName] : ['none']),
+    ],
     { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   const stop = async (): Promise<void> => {
@@ -133,10 +149,11 @@ async function startBare(
 
 /**
  * `POST /deactivations?dryRun=true` and `GET /deactivations/:id` of the real API process under
- * autocannon (a second process), against a bare Express app (bench/support/bare-api.ts) with the
- * same body parsing and zod schemas answering the same bodies, in a process of its own. Both
- * processes stay up for the whole scenario; the loads alternate, offboard then the floor, per
- * sample.
+ * autocannon (a second process), against two bare Express apps (bench/support/bare-api.ts) with
+ * the same body parsing and zod schemas answering the same bodies, each in a process of its own:
+ * the floor issues the same store reads with the driver (key lookup, the reads the answer
+ * needs); the other has no store (kept as context). Every process stays up for the whole
+ * scenario; the loads alternate per sample: offboard, the floor, the no-store app.
  */
 export async function apiScenario(options: {
   seconds: number;
@@ -183,44 +200,68 @@ export async function apiScenario(options: {
 
     const bodiesFile = path.join(tmp, 'bodies.json');
     writeFileSync(bodiesFile, JSON.stringify(bodies));
-    const bare = await startBare(bodiesFile);
-    stops.push(bare.stop);
+    const floorApp = await startBare(bodiesFile, { url: store.url, dbName: store.dbName });
+    stops.push(floorApp.stop);
+    const noStoreApp = await startBare(bodiesFile, null);
+    stops.push(noStoreApp.stop);
     const runPath = `/v1/orgs/${org.orgId}/deactivations/${(bodies.run as { id: string }).id}`;
-    await warmUp(`${bare.baseUrl}${dryRunPath}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: dryRunBody,
-    });
-    await warmUp(`${bare.baseUrl}${runPath}`, {});
+    for (const bare of [floorApp, noStoreApp]) {
+      await warmUp(`${bare.baseUrl}${dryRunPath}`, {
+        method: 'POST',
+        headers: authHeaders,
+        body: dryRunBody,
+      });
+      await warmUp(`${bare.baseUrl}${runPath}`, { headers: authHeaders });
+    }
 
+    const measure = async (baseUrl: string, readPath: string): Promise<Loads> => ({
+      dryRun: await autocannon(`${baseUrl}${dryRunPath}`, {
+        ...load,
+        method: 'POST',
+        headers,
+        body: dryRunBody,
+      }),
+      get: await autocannon(`${baseUrl}${readPath}`, { ...load, method: 'GET', headers }),
+    });
     const loads = await alternate(
       options.samples,
+      () => measure(api.baseUrl, getPath),
       async () => ({
-        dryRun: await autocannon(`${api.baseUrl}${dryRunPath}`, {
-          ...load,
-          method: 'POST',
-          headers,
-          body: dryRunBody,
-        }),
-        get: await autocannon(`${api.baseUrl}${getPath}`, { ...load, method: 'GET', headers }),
-      }),
-      async () => ({
-        dryRun: await autocannon(`${bare.baseUrl}${dryRunPath}`, {
-          ...load,
-          method: 'POST',
-          headers,
-          body: dryRunBody,
-        }),
-        get: await autocannon(`${bare.baseUrl}${runPath}`, { ...load, method: 'GET', headers }),
+        floor: await measure(floorApp.baseUrl, runPath),
+        noStore: await measure(noStoreApp.baseUrl, runPath),
       }),
     );
 
-    const raw = { ...load, samples: options.samples, ...loads };
+    const raw: ApiRaw = {
+      ...load,
+      samples: options.samples,
+      offboard: loads.offboard,
+      floor: loads.floor.map((sample) => sample.floor),
+      noStore: loads.floor.map((sample) => sample.noStore),
+    };
     const figure = (
-      side: 'offboard' | 'floor',
+      side: 'offboard' | 'floor' | 'noStore',
       endpoint: 'dryRun' | 'get',
       key: 'requestsPerSecond' | 'p99Ms',
-    ): number[] => loads[side].map((sample) => sample[endpoint][key]);
+    ): number[] => raw[side].map((sample) => sample[endpoint][key]);
+    const context = (endpoint: 'dryRun' | 'get', label: string): Row[] => [
+      contextRow(
+        'API',
+        `${label} throughput, vs no store`,
+        'req/s',
+        figure('offboard', endpoint, 'requestsPerSecond'),
+        figure('noStore', endpoint, 'requestsPerSecond'),
+        '>=',
+      ),
+      contextRow(
+        'API',
+        `${label} p99, vs no store`,
+        'ms',
+        figure('offboard', endpoint, 'p99Ms'),
+        figure('noStore', endpoint, 'p99Ms'),
+        '<=',
+      ),
+    ];
     return {
       rows: [
         row(
@@ -230,7 +271,7 @@ export async function apiScenario(options: {
           figure('offboard', 'dryRun', 'requestsPerSecond'),
           figure('floor', 'dryRun', 'requestsPerSecond'),
           '>=',
-          0.5,
+          0.7,
         ),
         row(
           'API',
@@ -239,7 +280,7 @@ export async function apiScenario(options: {
           figure('offboard', 'dryRun', 'p99Ms'),
           figure('floor', 'dryRun', 'p99Ms'),
           '<=',
-          3,
+          2,
         ),
         row(
           'API',
@@ -248,7 +289,7 @@ export async function apiScenario(options: {
           figure('offboard', 'get', 'requestsPerSecond'),
           figure('floor', 'get', 'requestsPerSecond'),
           '>=',
-          0.5,
+          0.7,
         ),
         row(
           'API',
@@ -257,8 +298,10 @@ export async function apiScenario(options: {
           figure('offboard', 'get', 'p99Ms'),
           figure('floor', 'get', 'p99Ms'),
           '<=',
-          3,
+          2,
         ),
+        ...context('dryRun', 'POST ?dryRun=true'),
+        ...context('get', 'GET run'),
       ],
       raw,
     };

@@ -20,7 +20,7 @@ import {
   withDriver,
   type BenchStore,
 } from '../support/common';
-import { round, row, type Row } from '../support/sampled-row';
+import { median, round, row, type Row } from '../support/sampled-row';
 import { startWorker } from '../support/stack';
 import { assertWrites, verifySweepWrites } from '../support/verify-writes';
 
@@ -135,7 +135,8 @@ async function offboardSweep(
           return report.status === 'completed';
         },
         'the sweep to complete',
-        30 * 60_000,
+        // 30 minutes, and 30 more per 25,000 users beyond the first 25,000.
+        Math.max(1, Math.ceil(users / 25_000)) * 30 * 60_000,
         100,
       );
       timed = {
@@ -333,4 +334,31 @@ export async function sweepScenario(options: {
     ],
     raw,
   };
+}
+
+/**
+ * The sweep rows of `npm run bench`: `users` with `samples` alternating samples, then `large`
+ * users once (0: not at all), and the worker's peak RSS at the large size against the median at
+ * the small one (the same within ± 20 %: a sweep streams its selection).
+ */
+export async function sweepScenarios(
+  users: number,
+  large: number,
+  samples: number,
+  log: (line: string) => void,
+): Promise<{ rows: Row[]; raw: { small: SweepRaw; large: SweepRaw | null } }> {
+  const small = await sweepScenario({ users, samples });
+  if (large === 0) return { rows: small.rows, raw: { small: small.raw, large: null } };
+  log(`  sweep of ${large} users, once…`);
+  const big = await sweepScenario({ users: large, samples: 1 });
+  const rss = row(
+    'sweep',
+    `worker peak RSS, ${large} vs ${users} users`,
+    'MB',
+    big.raw.workerPeakRssMb,
+    [median(small.raw.workerPeakRssMb)],
+    '<=',
+    1.2,
+  );
+  return { rows: [...small.rows, ...big.rows, rss], raw: { small: small.raw, large: big.raw } };
 }

@@ -23,6 +23,8 @@ export interface Row {
   target: number;
   /** Whether the median ratio meets the target. */
   met: boolean;
+  /** A figure kept for context (no target of the issue): `target` and `met` mean nothing. */
+  context?: boolean;
 }
 
 export function round(value: number, digits = 2): number {
@@ -76,5 +78,21 @@ export function row(
     direction,
     target,
     met: direction === '>=' ? ratio >= target : ratio <= target,
+  };
+}
+
+/** A row kept for context only, against a floor the issue sets no target for. */
+export function contextRow(
+  scenario: string,
+  metric: string,
+  unit: string,
+  offboard: number[],
+  floor: number[],
+  direction: '>=' | '<=',
+): Row {
+  return {
+    ...row(scenario, metric, unit, offboard, floor, direction, 0),
+    met: true,
+    context: true,
   };
 }

@@ -3,6 +3,7 @@ import type { FlowProducer, Queue } from 'bullmq';
 import express, { type Express } from 'express';
 import type { Connection } from 'mongoose';
 import { pinoHttp } from 'pino-http';
+import { configureApiKeyCache } from '../auth/api-key-cache';
 import { createRedisLock } from '../infra/redis-lock';
 import {
   consoleDefaults,
@@ -86,6 +87,7 @@ export function apiRoutes(deps: ApiDeps): RouteDefinition[] {
 
 /** Builds the Express application. No I/O happens here; the caller listens. */
 export function createApp(deps: ApiDeps): Express {
+  configureApiKeyCache(deps.models.apiKeys, deps.security.apiKeyCacheSeconds * 1000);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -3,6 +3,7 @@ import { AppError } from '../errors/app-error';
 import type { ApiKey, ApiKeyScope } from '../models/api-key.model';
 import { apiKeyScopes } from '../models/api-key.model';
 import type { Models } from '../models/create-models';
+import { cachedApiKey, forgetApiKey, rememberApiKey } from './api-key-cache';
 import { displayPrefix, generateApiKey, hashApiKey, hashesMatch } from './api-key-secret';
 
 /** What a caller asks for when creating a key. */
@@ -92,18 +93,28 @@ export async function revokeApiKey(models: Pick<Models, 'apiKeys'>, id: string):
     { _id: id, revokedAt: null },
     { $set: { revokedAt: new Date() } },
   );
+  // Also when nothing was modified: another process may have revoked it a moment ago.
+  forgetApiKey(models.apiKeys, id);
   return result.modifiedCount === 1;
 }
 
-/** The active key matching a presented plain key, or null. */
+/**
+ * The active key matching a presented plain key, or null. Where the API process turned on the
+ * key cache (src/auth/api-key-cache.ts), a key found active is trusted for its TTL without a
+ * store read: a revocation by another process takes effect within that bound.
+ */
 export async function findActiveApiKey(
   models: Pick<Models, 'apiKeys'>,
   presented: string,
+  now: number = Date.now(),
 ): Promise<ApiKey | null> {
   const presentedHash = hashApiKey(presented);
+  const cached = cachedApiKey(models.apiKeys, presentedHash, now);
+  if (cached && hashesMatch(cached.keyHash, presentedHash)) return cached;
   const found = await models.apiKeys.findOne({ keyHash: presentedHash, revokedAt: null }).lean();
   // The lookup is by hash, so timing reveals nothing of the key; the comparison is a second,
   // constant-time guard should the lookup ever become a prefix or range match.
   if (!found || !hashesMatch(found.keyHash, presentedHash)) return null;
+  rememberApiKey(models.apiKeys, found, now);
   return found;
 }

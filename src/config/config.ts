@@ -54,6 +54,7 @@ const configSchema = z
     AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).max(10_000).default(10),
     AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
     MAX_PENDING_BULKS_PER_ORG: z.coerce.number().int().min(1).max(1_000).default(5),
+    API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(60).default(5),
     TRUST_PROXY: z
       .string()
       .regex(
@@ -191,6 +192,11 @@ export interface SecurityConfig {
   /** Bulk deactivations of one organization that may be pending or running at once. */
   maxPendingBulksPerOrg: number;
   /**
+   * How long an API process trusts an active key it looked up (0: not at all). A key revoked
+   * elsewhere (`keys revoke`) is refused within this bound; see README, Security.
+   */
+  apiKeyCacheSeconds: number;
+  /**
    * Express's `trust proxy`: which hops' `X-Forwarded-For` names the client, so throttling counts
    * per client rather than per load balancer. `false` trusts none.
    */
@@ -250,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
       authFailureLimit: value.AUTH_FAILURE_LIMIT,
       authFailureWindowSeconds: value.AUTH_FAILURE_WINDOW_SECONDS,
       maxPendingBulksPerOrg: value.MAX_PENDING_BULKS_PER_ORG,
+      apiKeyCacheSeconds: value.API_KEY_CACHE_SECONDS,
       trustProxy: parseTrustProxy(value.TRUST_PROXY),
     },
     webhooks: {

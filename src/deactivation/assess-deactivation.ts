@@ -88,10 +88,17 @@ export async function assessDeactivations(
   now: Date,
 ): Promise<Map<string, AssessmentOutcome>> {
   const userIds = [...new Set(request.userIds)];
+  // A single request (the API, SCIM, a dry run) is nearly always accepted, and its counts need
+  // nothing the rules read: they go out with the first reads and are awaited last, so they
+  // overlap every other round instead of adding one. A batch counts only the users it accepted.
+  const earlyCounts =
+    userIds.length === 1 ? countSteps(models, request.orgId, userIds, userIds, now) : null;
+  // Refused before anything awaits them: the counts' outcome no longer matters.
+  earlyCounts?.catch(() => undefined);
   const facts = await loadRuleFacts(models, request, userIds);
   const { outcomes, accepted } = applyRules(facts, userIds);
   if (accepted.length === 0) return outcomes;
-  const planFacts = await loadPlanFacts(models, request.orgId, accepted, facts, now);
+  const planFacts = await loadPlanFacts(models, request.orgId, accepted, facts, now, earlyCounts);
   for (const user of accepted) {
     outcomes.set(user._id, {
       ok: true,
@@ -208,24 +215,62 @@ function applyRules(
   return { outcomes, accepted };
 }
 
-/** What the plans need: transfer candidates, and the counts each step would touch. */
-interface PlanFacts {
-  orgTeams: TeamForTransfer[];
-  activeLeaderIds: Set<string>;
-  hashes: Map<string, string>;
-  blockedHashes: Set<string>;
+/** Per user, what the three counting steps would touch. */
+interface StepCounts {
   tokens: Map<string, number>;
   subscriptions: Map<string, number>;
   opportunities: Map<string, number>;
 }
 
-/** Loads, for the accepted users only, the transfer candidates and the counts of each step. */
+/** What the plans need: transfer candidates, and the counts each step would touch. */
+interface PlanFacts extends StepCounts {
+  orgTeams: TeamForTransfer[];
+  activeLeaderIds: Set<string>;
+  hashes: Map<string, string>;
+  blockedHashes: Set<string>;
+}
+
+/**
+ * Counts the unrevoked tokens issued up to `now` and the cancellable subscriptions of `userIds`,
+ * and the open opportunities of `ownerIds` (employees: {@link buildPlan} zeroes the count of a
+ * step that does not apply).
+ */
+async function countSteps(
+  models: Models,
+  orgId: string,
+  userIds: string[],
+  ownerIds: string[],
+  now: Date,
+): Promise<StepCounts> {
+  const [tokens, subscriptions, opportunities] = await Promise.all([
+    countEach(userIds, (userId) =>
+      models.tokens.countDocuments({ userId, orgId, revokedAt: null, issuedAt: { $lte: now } }),
+    ),
+    countEach(userIds, (userId) =>
+      models.subscriptions.countDocuments({
+        userId,
+        orgId,
+        status: { $in: cancellableSubscriptionStatuses },
+      }),
+    ),
+    countEach(ownerIds, (ownerId) =>
+      models.opportunities.countDocuments({ ownerId, orgId, status: 'open' }),
+    ),
+  ]);
+  return { tokens, subscriptions, opportunities };
+}
+
+/**
+ * Loads, for the accepted users only, the transfer candidates and the counts of each step
+ * (`earlyCounts` when a single request started them already).
+ */
 async function loadPlanFacts(
   models: Models,
   orgId: string,
   accepted: User[],
   facts: RuleFacts,
   now: Date,
+  earlyCounts: Promise<StepCounts> | null,
 ): Promise<PlanFacts> {
   const acceptedIds = accepted.map((user) => user._id);
   const acceptedEmployees = accepted
@@ -243,35 +288,21 @@ async function loadPlanFacts(
     accepted.flatMap((user) => (user.email ? [[user._id, hashEmail(user.email)] as const] : [])),
   );
 
-  const [activeLeaders, tokens, subscriptions, opportunities, blocked] = await Promise.all([
+  const [activeLeaders, counts, blocked] = await Promise.all([
     mapLimit([...leaderIds], lookupConcurrency, (_id) =>
       models.users.findOne({ _id, orgId, status: 'active' }, { _id: 1 }).lean(),
     ).then((found) => found.filter((leader) => leader !== null)),
-    countEach(acceptedIds, (userId) =>
-      models.tokens.countDocuments({ userId, orgId, revokedAt: null, issuedAt: { $lte: now } }),
-    ),
-    countEach(acceptedIds, (userId) =>
-      models.subscriptions.countDocuments({
-        userId,
-        orgId,
-        status: { $in: cancellableSubscriptionStatuses },
-      }),
-    ),
-    countEach(acceptedEmployees, (ownerId) =>
-      models.opportunities.countDocuments({ ownerId, orgId, status: 'open' }),
-    ),
+    earlyCounts ?? countSteps(models, orgId, acceptedIds, acceptedEmployees, now),
     mapLimit([...hashes.values()], lookupConcurrency, (emailHash) =>
       models.blocklist.findOne({ orgId, emailHash }, { emailHash: 1 }).lean(),
     ).then((found) => found.filter((entry) => entry !== null)),
   ]);
   return {
+    ...counts,
     orgTeams,
     activeLeaderIds: new Set(activeLeaders.map((leader) => leader._id)),
     hashes,
     blockedHashes: new Set(blocked.map((entry) => entry.emailHash)),
-    tokens,
-    subscriptions,
-    opportunities,
   };
 }
 

@@ -18,7 +18,7 @@ import { cancelSubscriptions } from './steps/cancel-subscriptions.step';
 import { describeStepResult } from './steps/describe-step-result';
 import { removeFromTeams } from './steps/remove-from-teams.step';
 import { revokeTokens } from './steps/revoke-tokens.step';
-import type { Step } from './steps/step';
+import type { Step, StepInput } from './steps/step';
 import { transferOpportunities } from './steps/transfer-opportunities.step';
 
 // The flow of one deactivation run, in one module: how it is built and added (runFlow,
@@ -101,21 +101,48 @@ export interface StepJobDeps {
  * The step job: runs one step of a run and mirrors it in the run's `steps` record (attempts,
  * result, error, completion). A step already completed returns its stored result without
  * touching anything, so a retry or a re-queued flow never repeats finished work.
+ *
+ * Round trips: marking the step running returns the run as it was (its plan, the step's earlier
+ * attempts), with the user read alongside; then the step's own write; then the result. A first
+ * attempt (no attempt recorded before) reports what its write modified, and its result is
+ * recorded only while it is still the one attempt ever started; otherwise, and on every later
+ * attempt, the step counts this run's documents, so a re-run reports the same numbers.
  */
 export async function runStepJob(job: Job<StepJobData>, deps: StepJobDeps): Promise<unknown> {
   const { models, metrics } = deps;
-  const { runId, step } = job.data;
-  const run = await models.deactivations.findById(runId).lean();
-  if (!run) throw new AppError('run_not_found', `Run ${runId} does not exist`);
-  const stored = run.steps[stepNames.indexOf(step)];
-  if (stored?.status === 'completed') return stored.result;
-  if (!run.plan.steps[step]) return null;
-
+  const { runId, orgId, userId, step } = job.data;
   const record = runStepRecord(models, runId, step);
   const timer = metrics.stepDuration.startTimer({ step });
   try {
-    const result = await applyStep(run, step, record, deps);
-    await record.complete(result, new Date());
+    const [run, user] = await Promise.all([
+      record.start(),
+      models.users.findOne({ _id: userId, orgId }).lean(),
+    ]);
+    if (!run) return await finishedStep(models, runId, step);
+    const input: StepInput = {
+      runId,
+      orgId: run.orgId,
+      userId: run.userId,
+      actorId: run.actorId,
+      plan: run.plan,
+      // Only while the user is still inactive under this run: after a reactivation (or
+      // erasure) an old run's retried step changes nothing.
+      apply: user?.status === 'inactive' && user.deactivationId === runId,
+      firstAttempt: (run.steps[stepNames.indexOf(step)]?.attempts ?? 0) === 0,
+      email: user?.email ?? null,
+      now: new Date(),
+    };
+    let result = await stepTable[step](input, { models, locks: deps.locks });
+    const recorded = await record.complete(result, new Date(), input.firstAttempt);
+    if (input.firstAttempt === true && !recorded) {
+      // Another attempt started meanwhile (a stalled job's duplicate): what this one modified
+      // may be only part of the run's, so count them and record that, as any later attempt.
+      result = await stepTable[step](
+        { ...input, firstAttempt: false },
+        { models, locks: deps.locks },
+      );
+      await record.complete(result, new Date());
+    }
     timer({ outcome: 'completed' });
     await reportCompleted(job, result, deps.logger);
     return result;
@@ -126,39 +153,20 @@ export async function runStepJob(job: Job<StepJobData>, deps: StepJobDeps): Prom
   }
 }
 
-/** Marks the step running and runs it, `apply` only while the user is inactive under this run. */
-async function applyStep(
-  run: Deactivation,
-  step: StepName,
-  record: RunStepRecord,
-  deps: StepJobDeps,
-): Promise<Record<string, unknown>> {
-  const { models, locks } = deps;
-  // Steps of a run run one at a time (see runFlow), so the run reads `running` from its first
-  // step on, and again when an operator retries a failed step. A completed run stays completed:
-  // a late duplicate of a step must not reopen it. Independent of reading the user: one round
-  // trip to the store instead of two.
-  const [, user] = await Promise.all([
-    record.markRunning(run.status === 'completed'),
-    models.users.findOne({ _id: run.userId, orgId: run.orgId }).lean(),
-  ]);
-  return stepTable[step](
-    {
-      runId: run._id,
-      orgId: run.orgId,
-      userId: run.userId,
-      actorId: run.actorId,
-      plan: run.plan,
-      // Only while the user is still inactive under this run: after a reactivation (or
-      // erasure) an old run's retried step changes nothing.
-      apply: user?.status === 'inactive' && user.deactivationId === run._id,
-      now: new Date(),
-    },
-    { models, locks },
-  );
+/** A step that may not start: its stored result when completed, null when skipped. */
+async function finishedStep(models: Models, runId: string, step: StepName): Promise<unknown> {
+  const run = await models.deactivations.findById(runId).lean();
+  if (!run) throw new AppError('run_not_found', `Run ${runId} does not exist`);
+  const stored = run.steps[stepNames.indexOf(step)];
+  if (stored?.status === 'completed') return stored.result;
+  return null;
 }
 
-/** One log line of what changed; the same line and full progress for the dashboard. */
+/**
+ * One log line of what changed, and the same line in the job's log for the dashboard. No
+ * progress: the job completes right after, and the dashboard shows it completed (a progress of
+ * 100 would cost 5 Redis commands per step for nothing it does not already show).
+ */
 async function reportCompleted(
   job: Job<StepJobData>,
   result: Record<string, unknown>,
@@ -170,7 +178,7 @@ async function reportCompleted(
     { runId, requestId, step, result, attempt: job.attemptsMade + 1 },
     `step completed: ${summary}`,
   );
-  await Promise.all([job.log(summary), job.updateProgress(100)]);
+  await job.log(summary);
 }
 
 /**

@@ -1,5 +1,7 @@
 import { stepNames, type StepName } from '../domain/step-names';
 import type { Models } from '../models/create-models';
+import type { Deactivation } from '../models/deactivation.model';
+import type { QueryFilter } from 'mongoose';
 
 /**
  * The writes a step job makes to its record in the run document, as plain filter and update
@@ -11,6 +13,18 @@ export function stepRecordWrites(runId: string, step: StepName) {
   const at = `steps.${stepNames.indexOf(step)}`;
   return {
     filter: { _id: runId, [`${at}.status`]: { $ne: 'completed' } },
+    /**
+     * Where a step job may start: the step is to run (neither completed nor skipped) and the run
+     * is not completed (it completes only after every step, so this holds unless a step job is a
+     * late duplicate).
+     */
+    startable: {
+      _id: runId,
+      [`${at}.status`]: { $in: ['pending', 'running', 'failed'] },
+      status: { $ne: 'completed' },
+    },
+    /** The filter of a first attempt's completion: still the only attempt ever started. */
+    soleAttempt: { _id: runId, [`${at}.status`]: { $ne: 'completed' }, [`${at}.attempts`]: 1 },
     /** The step is running, one more attempt; the run too, unless it already completed. */
     started: (runCompleted: boolean) => ({
       $set: { [`${at}.status`]: 'running', ...(runCompleted ? {} : { status: 'running' }) },
@@ -38,7 +52,17 @@ export function stepRecordWrites(runId: string, step: StepName) {
 /** One step's record in one run: the step job's three writes (see {@link stepRecordWrites}). */
 export interface RunStepRecord {
   markRunning: (runCompleted: boolean) => Promise<unknown>;
-  complete: (result: Record<string, unknown>, now: Date) => Promise<unknown>;
+  /**
+   * Marks the step running (one more attempt) where it may start, and returns the run as it was
+   * just before: one round trip for the read and the write. Null when the step is completed or
+   * skipped, the run completed, or there is no such run.
+   */
+  start: () => Promise<Deactivation | null>;
+  /**
+   * Records the result; with `soleAttempt`, only while this is the one attempt ever started.
+   * True when it was recorded.
+   */
+  complete: (result: Record<string, unknown>, now: Date, soleAttempt?: boolean) => Promise<boolean>;
   fail: (message: string, final: boolean) => Promise<unknown>;
 }
 
@@ -53,7 +77,19 @@ export function runStepRecord(
     models.deactivations.updateOne(writes.filter, change).exec();
   return {
     markRunning: (runCompleted) => update(writes.started(runCompleted)),
-    complete: (result, now) => update(writes.completed(result, now)),
+    start: () =>
+      models.deactivations
+        .findOneAndUpdate(writes.startable as QueryFilter<Deactivation>, writes.started(false), {
+          returnDocument: 'before',
+        })
+        .lean<Deactivation>()
+        .exec(),
+    complete: async (result, now, soleAttempt = false) => {
+      const done = await models.deactivations
+        .updateOne(soleAttempt ? writes.soleAttempt : writes.filter, writes.completed(result, now))
+        .exec();
+      return done.modifiedCount === 1;
+    },
     fail: (message, final) => update(writes.failed(message, final)),
   };
 }

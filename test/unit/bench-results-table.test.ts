@@ -8,7 +8,7 @@ import {
   tableMarkers,
   type BenchReport,
 } from '../../bench/support/results-table';
-import { row } from '../../bench/support/sampled-row';
+import { contextRow, row } from '../../bench/support/sampled-row';
 import { writeReadmeTable } from '../../bench/write-readme-table';
 
 const root = path.join(__dirname, '../..');
@@ -79,6 +79,27 @@ describe('the README table', () => {
     );
     expect(block).toContain('Note: machine shared with other work');
     expect(block).toContain('- api: failed (Error: autocannon failed)');
+  });
+
+  it("adds an earlier run's ratios as a column before, and marks context rows", () => {
+    const earlier = sampleReport();
+    const report = {
+      ...sampleReport(),
+      rows: [
+        row('throughput', '100 users, C=8', 'users/s', [16], [20], '>=', 0.8),
+        contextRow('API', 'GET run throughput, vs no store', 'req/s', [10], [100], '>='),
+      ],
+    };
+    const block = readmeBlock(report, earlier);
+    expect(block).toContain(
+      'Column before: the ratios of bench/results/before.json, run of 2025-01-02, 1-minute load average 1.3 at the start and 3.0 at the end, 321 s (machine shared with other work).',
+    );
+    expect(block).toContain(
+      '| throughput: 100 users, C=8           | 16.0 users/s | 20.0 users/s | 0.80× | 0.80–0.80× | 0.40×  | ≥ 0.8×  | yes |',
+    );
+    expect(block).toContain(
+      '| API: GET run throughput, vs no store | 10.0 req/s   | 100 req/s    | 0.10× | 0.10–0.10× | —      | context | —   |',
+    );
   });
 
   it('replaces only what lies between the markers, the same way every time', () => {

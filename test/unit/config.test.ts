@@ -105,6 +105,7 @@ describe('loadConfig', () => {
       authFailureLimit: 10,
       authFailureWindowSeconds: 900,
       maxPendingBulksPerOrg: 5,
+      apiKeyCacheSeconds: 5,
       trustProxy: false,
     });
     expect(
@@ -112,12 +113,14 @@ describe('loadConfig', () => {
         AUTH_FAILURE_LIMIT: '3',
         AUTH_FAILURE_WINDOW_SECONDS: '60',
         MAX_PENDING_BULKS_PER_ORG: '2',
+        API_KEY_CACHE_SECONDS: '0',
         TRUST_PROXY: '1',
       }).security,
     ).toEqual({
       authFailureLimit: 3,
       authFailureWindowSeconds: 60,
       maxPendingBulksPerOrg: 2,
+      apiKeyCacheSeconds: 0,
       trustProxy: 1,
     });
     expect(loadConfig({ TRUST_PROXY: 'loopback,10.0.0.0/8' }).security.trustProxy).toEqual([
@@ -126,5 +129,6 @@ describe('loadConfig', () => {
     ]);
     expect(() => loadConfig({ AUTH_FAILURE_LIMIT: '0' })).toThrow(/AUTH_FAILURE_LIMIT/);
     expect(() => loadConfig({ TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ API_KEY_CACHE_SECONDS: '61' })).toThrow(/API_KEY_CACHE_SECONDS/);
   });
 });

@@ -11,13 +11,16 @@ import type { Step } from './step';
  */
 export const blocklistEmail: Step<{ blocked: number }> = async (input, { models }) => {
   if (input.apply) {
-    const user = await models.users.findOne({ _id: input.userId, orgId: input.orgId }).lean();
-    const email = user?.email ?? '';
+    const email =
+      input.email !== undefined
+        ? (input.email ?? '')
+        : ((await models.users.findOne({ _id: input.userId, orgId: input.orgId }).lean())?.email ??
+          '');
     if (email === '') {
       throw new AppError('invalid_step_data', `User ${input.userId} has no email to blocklist`);
     }
     try {
-      await models.blocklist.updateOne(
+      const { upsertedCount } = await models.blocklist.updateOne(
         { orgId: input.orgId, emailHash: hashEmail(email) },
         {
           $setOnInsert: {
@@ -31,9 +34,12 @@ export const blocklistEmail: Step<{ blocked: number }> = async (input, { models 
         },
         { upsert: true },
       );
+      if (input.firstAttempt === true) return { blocked: upsertedCount };
     } catch (error) {
       // A concurrent upsert won the unique index: the entry exists, which is all this wants.
       if (!isDuplicateKey(error)) throw error;
+      // On a first attempt that upsert was another run's (see StepInput.firstAttempt).
+      if (input.firstAttempt === true) return { blocked: 0 };
     }
   }
   // One run deactivates one user, so at most one entry carries its id; counting by run id keeps

@@ -4,7 +4,7 @@ import type { Step } from './step';
 /** Cancels the user's active, trialing and past-due subscriptions. */
 export const cancelSubscriptions: Step<{ canceled: number }> = async (input, { models }) => {
   if (input.apply) {
-    await models.subscriptions.updateMany(
+    const { modifiedCount } = await models.subscriptions.updateMany(
       {
         userId: input.userId,
         orgId: input.orgId,
@@ -19,6 +19,7 @@ export const cancelSubscriptions: Step<{ canceled: number }> = async (input, { m
         },
       },
     );
+    if (input.firstAttempt === true) return { canceled: modifiedCount };
   }
   return {
     canceled: await models.subscriptions.countDocuments({ cancelDeactivationId: input.runId }),

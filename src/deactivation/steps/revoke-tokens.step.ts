@@ -7,7 +7,7 @@ import type { Step } from './step';
  */
 export const revokeTokens: Step<{ revoked: number }> = async (input, { models }) => {
   if (input.apply) {
-    await models.tokens.updateMany(
+    const { modifiedCount } = await models.tokens.updateMany(
       {
         userId: input.userId,
         orgId: input.orgId,
@@ -22,6 +22,7 @@ export const revokeTokens: Step<{ revoked: number }> = async (input, { models })
         },
       },
     );
+    if (input.firstAttempt === true) return { revoked: modifiedCount };
   }
   return { revoked: await models.tokens.countDocuments({ revokedByDeactivationId: input.runId }) };
 };

@@ -14,6 +14,14 @@ export interface StepInput {
    * step then changes nothing and only reports what this run changed back then.
    */
   apply: boolean;
+  /**
+   * True when no attempt of this step was recorded before this one, so nothing of this run can
+   * be in the store yet: the step reports what its own writes modified instead of counting the
+   * run's documents again. Absent: count (any later attempt, and callers that do not know).
+   */
+  firstAttempt?: boolean;
+  /** The user's email as the step job read it (blocklist); absent: the step reads the user. */
+  email?: string | null;
   now: Date;
 }
 

@@ -20,7 +20,7 @@ export const transferOpportunities: Step<{
     return { transferred: 0, to: null, retained };
   }
   if (input.apply) {
-    await models.opportunities.updateMany(
+    const { modifiedCount } = await models.opportunities.updateMany(
       {
         ownerId: input.userId,
         orgId: input.orgId,
@@ -37,6 +37,7 @@ export const transferOpportunities: Step<{
         $addToSet: { transferDeactivationIds: input.runId },
       },
     );
+    if (input.firstAttempt === true) return { transferred: modifiedCount, to, retained: 0 };
   }
   const transferred = await models.opportunities.countDocuments({
     transferDeactivationIds: input.runId,
