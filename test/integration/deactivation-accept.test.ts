@@ -14,7 +14,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 
 /* Accepting a deactivation: the run, the user, the flow; one run under concurrent duplicates. */
 

@@ -1,9 +1,9 @@
 import { recordRunFinished, recordBulkCompleted } from '../../src/webhooks/webhook-facts';
 import { webhookEventTypes, type WebhookEventType } from '../../src/webhooks/webhook-event-types';
 import type { User } from '../../src/models/user.model';
-import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { daysAgo, insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
 import { waitForRunStatus } from '../support/run-helpers';
-import { openWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { openWebhookReceiver, type WebhookReceiver } from '../../test-kit/webhook-receiver';
 import { openWebhookHarness, until, type WebhookHarness } from '../support/webhook-harness';
 
 let t: WebhookHarness;

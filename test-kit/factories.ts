@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Models } from '../../src/models/create-models';
-import type { Opportunity } from '../../src/models/opportunity.model';
-import type { Organization } from '../../src/models/organization.model';
-import type { Subscription } from '../../src/models/subscription.model';
-import type { SweepReport } from '../../src/models/sweep-report.model';
-import type { Team } from '../../src/models/team.model';
-import type { Token } from '../../src/models/token.model';
-import type { User } from '../../src/models/user.model';
+import type { Models } from '../src/models/create-models';
+import type { Opportunity } from '../src/models/opportunity.model';
+import type { Organization } from '../src/models/organization.model';
+import type { Subscription } from '../src/models/subscription.model';
+import type { SweepReport } from '../src/models/sweep-report.model';
+import type { Team } from '../src/models/team.model';
+import type { Token } from '../src/models/token.model';
+import type { User } from '../src/models/user.model';
 
 let sequence = 0;
 /** A readable unique id: `usr_7_3fa1c2`. */
