@@ -42,7 +42,14 @@ export default tseslint.config(
   },
   {
     // Entry points and the processes' own tooling are where the environment is read.
-    files: ['src/entry/**', 'test/support/**', 'bench/**', 'drills/**', 'scripts/**'],
+    files: [
+      'src/entry/**',
+      'test/support/**',
+      'test-kit/**',
+      'bench/**',
+      'drills/**',
+      'scripts/**',
+    ],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

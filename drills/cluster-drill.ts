@@ -1,18 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { killService } from '../test/support/e2e-fixtures';
-import { freePort } from '../test/support/free-port';
-import { startServiceProcess, type ServiceProcess } from '../test/support/service-process';
-import {
-  drillEnv,
-  seedDrillStore,
-  startDrillProcesses,
-  submitAll,
-  verifyStore,
-  waitForRuns,
-  type Submission,
-} from './drill-harness';
+import { killService, startServiceProcess, type ServiceProcess } from '../test-kit/service-process';
+import { freePort } from '../test-kit/free-port';
+import { submitAll, type Submission } from './drill-client';
+import { drillEnv, startDrillProcesses } from './drill-processes';
+import { seedDrillStore } from './drill-store';
+import { verifyStore, waitForRuns } from './drill-verdict';
 import type { DrillContext, DrillReport } from './drills';
 import { startPrivateCluster, type PrivateCluster } from './private-cluster';
 

@@ -4,24 +4,18 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { queueNames } from '../src/queues/queue-names';
-import { killService } from '../test/support/e2e-fixtures';
-import { createPrivateRedis, type PrivateRedis } from '../test/support/private-redis';
-import { startTcpProxy } from '../test/support/tcp-proxy';
+import { killService } from '../test-kit/service-process';
+import { createPrivateRedis, type PrivateRedis } from '../test-kit/private-redis';
+import { startTcpProxy } from '../test-kit/tcp-proxy';
+import { newSubmission, submitAll, type Submission } from './drill-client';
 import {
   drillEnv,
   drillOperator,
-  newSubmission,
-  runsInFlight,
-  seedDrillStore,
   startDrillProcesses,
-  submitAll,
-  verifyStore,
-  waitForRuns,
   type DrillProcesses,
-  type DrillStore,
-  type Submission,
-  type Verdict,
-} from './drill-harness';
+} from './drill-processes';
+import { seedDrillStore, type DrillStore } from './drill-store';
+import { runsInFlight, verifyStore, waitForRuns, type Verdict } from './drill-verdict';
 import { watchEffects } from './effect-watch';
 import { startPrivateStore } from './private-store';
 

@@ -4,7 +4,7 @@ import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { freePort } from '../test/support/free-port';
+import { freePort } from '../test-kit/free-port';
 
 const root = path.join(__dirname, '..');
 const ferretDbBin = path.join(root, '.cache/ferretdb-v1.24.2/bin/ferretdb');

@@ -2,16 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createPrivateRedis } from '../test/support/private-redis';
-import { openWebhookReceiver } from '../test/support/webhook-receiver';
-import {
-  drillEnv,
-  seedDrillStore,
-  startDrillProcesses,
-  submitAll,
-  verifyStore,
-  waitForRuns,
-} from './drill-harness';
+import { createPrivateRedis } from '../test-kit/private-redis';
+import { openWebhookReceiver } from '../test-kit/webhook-receiver';
+import { submitAll } from './drill-client';
+import { drillEnv, startDrillProcesses } from './drill-processes';
+import { seedDrillStore } from './drill-store';
+import { verifyStore, waitForRuns } from './drill-verdict';
 import type { DrillContext, DrillReport } from './drills';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../test/support/free-port';
+import { freePort } from '../../test-kit/free-port';
 import {
   alternate,
   benchConfig,

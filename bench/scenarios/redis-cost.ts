@@ -5,7 +5,7 @@ import { ulid } from 'ulid';
 import { buildPlan } from '../../src/domain/deactivation-plan';
 import { runFlow } from '../../src/deactivation/deactivation-flow.job';
 import { queueNames } from '../../src/queues/queue-names';
-import { createPrivateRedis, type PrivateRedis } from '../../test/support/private-redis';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 import { alternate, newTag, openStore, sleep, waitFor, withDriver } from '../support/common';
 import { row, type Row } from '../support/sampled-row';
 import { seedDepartingUsers, seedOrg, type UserSize, benchApiKey } from '../support/fixtures';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createPrivateRedis } from '../../test/support/private-redis';
-import { openWebhookReceiver } from '../../test/support/webhook-receiver';
+import { createPrivateRedis } from '../../test-kit/private-redis';
+import { openWebhookReceiver } from '../../test-kit/webhook-receiver';
 import { alternate, newTag, openStore, sleep, waitFor } from '../support/common';
 import { row, type Row } from '../support/sampled-row';
 import { benchApiKey, seedDepartingUsers, seedOrg, type UserSize } from '../support/fixtures';

@@ -5,7 +5,7 @@ import { loadConfig, type AppConfig } from '../../src/config/config';
 import { connectMongo } from '../../src/infra/mongo-connection';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createModels, ensureIndexes, type Models } from '../../src/models/create-models';
-import { deletePrefix as deleteKeysUnder } from '../../test/support/test-env';
+import { deletePrefix as deleteKeysUnder } from '../../test-kit/redis-keys';
 
 /** The configuration the service processes would get: local defaults or MONGO_URL / REDIS_URL. */
 export const benchConfig: AppConfig = loadConfig(process.env);

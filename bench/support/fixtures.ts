@@ -7,7 +7,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../../test/support/factories';
+} from '../../test-kit/factories';
 
 /** How much one departing user owns. */
 export interface UserSize {

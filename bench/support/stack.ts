@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { queueNames, queuePrefixFor, type QueueName } from '../../src/queues/queue-names';
-import { freePort } from '../../test/support/free-port';
+import { freePort } from '../../test-kit/free-port';
 import { sleep, waitFor } from './common';
 
 const root = path.join(__dirname, '../..');

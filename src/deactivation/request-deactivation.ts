@@ -61,6 +61,27 @@ export interface AcceptanceTrace {
 /** Per user: the run (new, or carried on from an earlier attempt), or why it was refused. */
 export type AcceptOutcome = { ok: true; run: Deactivation } | { ok: false; error: AppError };
 
+/**
+ * What the steps of one acceptance share: the store, the acceptance and its trace, and the
+ * outcome of each user refused on the way.
+ */
+interface AcceptanceContext {
+  models: Models;
+  acceptance: Acceptance;
+  trace: AcceptanceTrace;
+  outcomes: Map<string, AcceptOutcome>;
+}
+
+/** Records why `userId` was refused. */
+function refuse(
+  context: AcceptanceContext,
+  userId: string,
+  code: 'deactivation_in_progress' | 'already_inactive' | 'last_admin',
+  message: string,
+): void {
+  context.outcomes.set(userId, { ok: false, error: new AppError(code, message) });
+}
+
 /** A run on its way to acceptance; `fresh` when this acceptance wrote it. */
 interface Candidate {
   user: User;
@@ -155,19 +176,23 @@ export async function acceptDeactivations(
   trace: AcceptanceTrace,
 ): Promise<Map<string, AcceptOutcome>> {
   if (acceptanceSeam.afterChecks) await acceptanceSeam.afterChecks(acceptance);
-  const outcomes = new Map<string, AcceptOutcome>();
+  const context: AcceptanceContext = {
+    models: deps.models,
+    acceptance,
+    trace,
+    outcomes: new Map(),
+  };
+  const { outcomes } = context;
   const isAdmin = ({ user }: Assessment): boolean =>
     user.kind === 'employee' && user.role === 'admin';
   const others = assessments.filter((assessment) => !isAdmin(assessment));
   const admins = assessments.filter(isAdmin);
-  const accepted =
-    others.length > 0 ? await acceptGroup(deps.models, acceptance, others, trace, outcomes) : [];
+  const accepted = others.length > 0 ? await acceptGroup(context, others) : [];
   if (admins.length > 0) {
     accepted.push(
-      ...(await deps.locks.run(`admins:${acceptance.orgId}`, async () => {
-        const switched = await acceptGroup(deps.models, acceptance, admins, trace, outcomes);
-        return keepAnActiveAdmin(deps.models, acceptance.orgId, switched, outcomes);
-      })),
+      ...(await deps.locks.run(`admins:${acceptance.orgId}`, async () =>
+        keepAnActiveAdmin(context, await acceptGroup(context, admins)),
+      )),
     );
   }
 
@@ -187,16 +212,12 @@ export async function acceptDeactivations(
   return outcomes;
 }
 
-/** Claims and switches one group of users; refusals go to `outcomes`. */
+/** Claims and switches one group of users; refusals go to the context's outcomes. */
 async function acceptGroup(
-  models: Models,
-  acceptance: Acceptance,
+  context: AcceptanceContext,
   assessments: Assessment[],
-  trace: AcceptanceTrace,
-  outcomes: Map<string, AcceptOutcome>,
 ): Promise<Candidate[]> {
-  const claimed = await claimRuns(models, acceptance, assessments, trace, outcomes);
-  return switchUsers(models, acceptance, claimed, trace.now, outcomes);
+  return switchUsers(context, await claimRuns(context, assessments));
 }
 
 /**
@@ -205,12 +226,10 @@ async function acceptGroup(
  * refused with `deactivation_in_progress`.
  */
 async function claimRuns(
-  models: Models,
-  acceptance: Acceptance,
+  context: AcceptanceContext,
   assessments: Assessment[],
-  trace: AcceptanceTrace,
-  outcomes: Map<string, AcceptOutcome>,
 ): Promise<Candidate[]> {
+  const { models, acceptance, trace } = context;
   const candidates = assessments.map(({ user, plan }) => {
     const run = newRun(
       { ...acceptance, userId: user._id },
@@ -239,13 +258,12 @@ async function claimRuns(
     if (holder && isOwnEarlierAttempt(holder, acceptance, trace.now)) {
       return [{ user, run: holder, fresh: false }];
     }
-    outcomes.set(user._id, {
-      ok: false,
-      error: new AppError(
-        'deactivation_in_progress',
-        'A deactivation of this user is already under way',
-      ),
-    });
+    refuse(
+      context,
+      user._id,
+      'deactivation_in_progress',
+      'A deactivation of this user is already under way',
+    );
     return [];
   });
 }
@@ -272,12 +290,10 @@ function isOwnEarlierAttempt(holder: Deactivation, acceptance: Acceptance, now: 
  * path): refused with `already_inactive`, and the run this acceptance wrote is removed.
  */
 async function switchUsers(
-  models: Models,
-  acceptance: Acceptance,
+  context: AcceptanceContext,
   candidates: Candidate[],
-  now: Date,
-  outcomes: Map<string, AcceptOutcome>,
 ): Promise<Candidate[]> {
+  const { models, acceptance } = context;
   // One update per user, a few at a time, never one bulkWrite (see writeConcurrency).
   const switched = await mapLimit(candidates, writeConcurrency, async ({ user, run }) => {
     const result = await models.users.updateOne(
@@ -285,7 +301,7 @@ async function switchUsers(
       {
         $set: {
           status: 'inactive',
-          deactivatedAt: now,
+          deactivatedAt: context.trace.now,
           deactivatedBy: acceptance.actorId,
           deactivationId: run._id,
           allowReactivationOnPurchase: run.plan.allowReactivationOnPurchase,
@@ -301,10 +317,7 @@ async function switchUsers(
   const lost = candidates.filter((_, index) => switched[index] !== true);
   await mapLimit(lost, writeConcurrency, async ({ user, run, fresh }) => {
     if (fresh) await models.deactivations.deleteOne({ _id: run._id, status: 'pending' });
-    outcomes.set(user._id, {
-      ok: false,
-      error: new AppError('already_inactive', 'The user is no longer active'),
-    });
+    refuse(context, user._id, 'already_inactive', 'The user is no longer active');
   });
   return candidates.filter((_, index) => switched[index] === true);
 }
@@ -316,15 +329,14 @@ async function switchUsers(
  * the organization's admin lock.
  */
 async function keepAnActiveAdmin(
-  models: Models,
-  orgId: string,
+  context: AcceptanceContext,
   admins: Candidate[],
-  outcomes: Map<string, AcceptOutcome>,
 ): Promise<Candidate[]> {
+  const { models } = context;
   const kept = [...admins];
   if (kept.length === 0) return kept;
   let active = await models.users.countDocuments({
-    orgId,
+    orgId: context.acceptance.orgId,
     kind: 'employee',
     role: 'admin',
     status: 'active',
@@ -340,13 +352,12 @@ async function keepAnActiveAdmin(
       },
     );
     await models.deactivations.deleteOne({ _id: restored.run._id, status: 'pending' });
-    outcomes.set(restored.user._id, {
-      ok: false,
-      error: new AppError(
-        'last_admin',
-        'The last active admin of an organization cannot be deactivated',
-      ),
-    });
+    refuse(
+      context,
+      restored.user._id,
+      'last_admin',
+      'The last active admin of an organization cannot be deactivated',
+    );
     active += 1;
   }
   return kept;

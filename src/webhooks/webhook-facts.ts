@@ -1,6 +1,7 @@
 import type { AuditEvent } from '../models/audit-event.model';
 import type { Models } from '../models/create-models';
 import type { StepRecord } from '../models/deactivation.model';
+import { sweepTally } from '../sweeps/sweep-tally';
 import { recordEvent } from './record-event';
 
 /**
@@ -126,12 +127,7 @@ export async function recordSweep(models: Models, sweepId: string): Promise<void
       bulkId: sweep.bulkId,
       status: sweep.status,
       dryRun: sweep.dryRun,
-      matched: sweep.matched,
-      selected: sweep.selected,
-      deactivated: sweep.deactivated,
-      skippedByReason: sweep.skippedByReason,
-      held: sweep.held,
-      maxPerRun: sweep.maxPerRun,
+      ...sweepTally(sweep),
     },
   });
 }

@@ -12,9 +12,9 @@ import {
   orgFixture,
   teamFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { startTestWorkers } from '../support/run-helpers';
-import { eventually } from '../support/service-process';
+import { eventually } from '../../test-kit/service-process';
 import { screenshotDir } from '../support/test-env';
 
 // The admin console as a person uses it (README, Admin console), in Debian's headless Chromium:

@@ -2,9 +2,13 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { User } from '../../src/models/user.model';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { jsonClient, listen, runCounts, type JsonClient } from '../support/bulk-fixtures';
-import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { freePort } from '../support/free-port';
-import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { daysAgo, insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
+import { freePort } from '../../test-kit/free-port';
+import {
+  eventually,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../../test-kit/service-process';
 import { mongoUrl, redisUrl } from '../support/test-env';
 
 // A bulk deactivation survives its worker being SIGKILLed half-way (docs/jobs.md): another

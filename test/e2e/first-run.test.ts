@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
-import { freePort } from '../support/free-port';
+import { freePort } from '../../test-kit/free-port';
 import { prepareTestMachine } from '../support/global-setup';
 import { childEnv, mongoUrl, redisUrl } from '../support/test-env';
 

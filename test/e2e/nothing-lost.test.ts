@@ -9,18 +9,22 @@ import { queueNames } from '../../src/queues/queue-names';
 import {
   deactivationApi,
   expectEffectsExactlyOnce,
-  isRunning,
-  killService,
   seedDepartingUser,
   seedE2eOrg,
-  startWorkerProcess,
   storedRun,
   type DeactivationApi,
   type E2eOrg,
 } from '../support/e2e-fixtures';
-import { freePort } from '../support/free-port';
-import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
-import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
+import {
+  isRunning,
+  killService,
+  startWorkerProcess,
+  eventually,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../../test-kit/service-process';
+import { freePort } from '../../test-kit/free-port';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 import { mongoUrl, uniqueName } from '../support/test-env';
 
 // Real processes (`start:api`, `start:worker`) on a Redis of this file's own (so FLUSHALL and

@@ -15,16 +15,14 @@ import {
   type E2eOrg,
 } from '../support/e2e-fixtures';
 import { launchChromium } from '../support/browser';
-import { freePort } from '../support/free-port';
-import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
+import { freePort } from '../../test-kit/free-port';
 import {
-  deletePrefix,
-  mongoUrl,
-  openTestRedis,
-  redisUrl,
-  uniqueName,
-  uniquePrefix,
-} from '../support/test-env';
+  eventually,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../../test-kit/service-process';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { mongoUrl, openTestRedis, redisUrl, uniqueName, uniquePrefix } from '../support/test-env';
 
 // The operator's view of the real process (`npm start`): its log stream, and the queue
 // dashboard driven in headless Chromium.

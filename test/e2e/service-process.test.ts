@@ -1,19 +1,16 @@
 import { Redis } from 'ioredis';
 import { connectMongo } from '../../src/infra/mongo-connection';
-import { freePort } from '../support/free-port';
-import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
-import { eventually, startServiceProcess, type ServiceProcess } from '../support/service-process';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
+import { freePort } from '../../test-kit/free-port';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 import {
-  deletePrefix,
-  keysUnder,
-  mongoUrl,
-  openTestRedis,
-  redisUrl,
-  uniqueName,
-  uniquePrefix,
-} from '../support/test-env';
+  eventually,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../../test-kit/service-process';
+import { startTcpProxy, type TcpProxy } from '../../test-kit/tcp-proxy';
+import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
+import { deletePrefix, keysUnder } from '../../test-kit/redis-keys';
+import { mongoUrl, openTestRedis, redisUrl, uniqueName, uniquePrefix } from '../support/test-env';
 
 interface ReadyBody {
   status: string;

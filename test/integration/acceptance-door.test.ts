@@ -5,7 +5,7 @@ import {
   requestDeactivation,
 } from '../../src/deactivation/request-deactivation';
 import { AppError } from '../../src/errors/app-error';
-import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, newId, orgFixture, userFixture } from '../../test-kit/factories';
 import { openIdleProducer, type IdleProducer } from '../support/run-helpers';
 import { openTestStore, type TestStore } from '../support/test-env';
 

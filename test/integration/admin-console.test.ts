@@ -3,8 +3,9 @@ import request, { type Response } from 'supertest';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-key-repository';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { expectError, listen } from '../support/bulk-fixtures';
-import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { keysUnder, openTestRedis } from '../support/test-env';
+import { daysAgo, insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
+import { keysUnder } from '../../test-kit/redis-keys';
+import { openTestRedis } from '../support/test-env';
 
 // The admin console's server side (README, Admin console): sign-in with an admin key through the
 // failed-auth throttle, a server-side session behind an HttpOnly SameSite=Strict cookie, CSRF

@@ -13,7 +13,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { mongoUrl, openTestStore, type TestStore } from '../support/test-env';
 
 /* When the assessment issues its reads: a single request's plan counts go out with its first

@@ -4,7 +4,7 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { User } from '../../src/models/user.model';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { expectError, jsonClient, listen, type JsonClient } from '../support/bulk-fixtures';
-import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, newId, orgFixture, userFixture } from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer } from '../support/run-helpers';
 import { runKeysCli, type CliOutcome } from '../support/keys-cli';
 

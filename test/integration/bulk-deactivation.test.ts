@@ -20,9 +20,9 @@ import {
   userFixture,
   seedStaffedOrg,
   type StaffedOrg,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { startTestWorkers } from '../support/run-helpers';
-import { eventually } from '../support/service-process';
+import { eventually } from '../../test-kit/service-process';
 
 // POST/GET /v1/orgs/:orgId/bulk-deactivations (docs/sweeps-and-bulks.md): the selection is
 // frozen when accepted, every user gets a single deactivation's checks when their turn comes,

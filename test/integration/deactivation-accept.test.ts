@@ -6,15 +6,8 @@ import {
   stepStatuses,
   useDeactivationApi,
 } from '../support/deactivation-api';
-import {
-  insertFixtures,
-  opportunityFixture,
-  orgFixture,
-  subscriptionFixture,
-  teamFixture,
-  tokenFixture,
-  userFixture,
-} from '../support/factories';
+import type { Response } from 'supertest';
+import { seedLeavingEmployee, userFixture, type LeavingEmployee } from '../../test-kit/factories';
 
 /* Accepting a deactivation: the run, the user, the flow; one run under concurrent duplicates. */
 
@@ -22,52 +15,56 @@ const t = useDeactivationApi('deactaccept');
 const { post, seedOrg, userInDb, runsOf } = deactivationApiHelpers(t);
 
 describe('POST /v1/orgs/:orgId/deactivations: 202 accepted', () => {
-  it('returns the run, names it in Location, flips the user, stores the run and queues its flow', async () => {
-    const org = orgFixture();
-    const admin = userFixture(org._id, { role: 'admin' });
-    const admin2 = userFixture(org._id, { role: 'admin' });
-    const leader = userFixture(org._id, { role: 'manager' });
-    const user = userFixture(org._id);
-    const team = teamFixture(org._id, { leaderId: leader._id, memberIds: [leader._id, user._id] });
-    await insertFixtures(t.h.models, {
-      organizations: [org],
-      users: [admin, admin2, leader, user],
-      teams: [team],
-      tokens: [tokenFixture(org._id, user._id), tokenFixture(org._id, user._id)],
-      subscriptions: [subscriptionFixture(org._id, user._id)],
-      opportunities: [
-        opportunityFixture(org._id, user._id),
-        opportunityFixture(org._id, user._id),
-        opportunityFixture(org._id, user._id, { status: 'won' }),
-      ],
+  describe('an employee with something for every step', () => {
+    const reason = 'left the company';
+    let leaving: LeavingEmployee;
+    let res: Response;
+    let runId: string;
+    beforeAll(async () => {
+      leaving = await seedLeavingEmployee(t.h.models);
+      const { orgId, user, admin } = leaving;
+      res = await post(orgId, { userId: user._id, actorId: admin._id, reason });
+      runId = res.body.id as string;
     });
 
-    const res = await post(org._id, {
-      userId: user._id,
-      actorId: admin._id,
-      reason: 'left the company',
+    it('answers 202 with the pending run and names it in Location', () => {
+      const { orgId, user, admin } = leaving;
+      expect(res.status).toBe(202);
+      expect(typeof runId).toBe('string');
+      expect(res.body).toEqual({
+        id: runId,
+        orgId,
+        userId: user._id,
+        actorId: admin._id,
+        source: 'api',
+        status: 'pending',
+        reason,
+        allowReactivationOnPurchase: false,
+        plan: expect.any(Object),
+        steps: stepNames.map((name) => ({
+          name,
+          status: 'pending',
+          attempts: 0,
+          result: null,
+          error: null,
+        })),
+        error: null,
+        createdAt: expect.any(String),
+        completedAt: null,
+      });
+      expect(new Date(res.body.createdAt as string).toISOString()).toBe(res.body.createdAt);
+      expect(res.headers.location).toBe(`/v1/orgs/${orgId}/deactivations/${runId}`);
     });
 
-    expect(res.status).toBe(202);
-    const runId = res.body.id as string;
-    expect(typeof runId).toBe('string');
-    expect(res.body).toEqual({
-      id: runId,
-      orgId: org._id,
-      userId: user._id,
-      actorId: admin._id,
-      source: 'api',
-      status: 'pending',
-      reason: 'left the company',
-      allowReactivationOnPurchase: false,
-      plan: {
+    it('plans every step: the team leader receives, the counts are what the user owns', () => {
+      expect(res.body.plan).toEqual({
         userKind: 'employee',
         allowReactivationOnPurchase: false,
         cutoff: expect.any(String),
         steps: Object.fromEntries(stepNames.map((name) => [name, true])),
-        transferTo: leader._id,
-        transferTeamId: team._id,
-        teamIds: [team._id],
+        transferTo: leaving.manager._id,
+        transferTeamId: leaving.team._id,
+        teamIds: [leaving.team._id],
         counts: {
           'revoke-tokens': 2,
           'cancel-subscriptions': 1,
@@ -75,53 +72,46 @@ describe('POST /v1/orgs/:orgId/deactivations: 202 accepted', () => {
           'remove-from-teams': 1,
           'blocklist-email': 1,
         },
-      },
-      steps: stepNames.map((name) => ({
-        name,
+      });
+      expect(new Date(res.body.plan.cutoff as string).toISOString()).toBe(res.body.plan.cutoff);
+    });
+
+    it('switches the user to inactive under the run', async () => {
+      const stored = await userInDb(leaving.user._id);
+      expect(stored).toMatchObject({
+        status: 'inactive',
+        deactivationId: runId,
+        deactivatedBy: leaving.admin._id,
+      });
+      expect(stored?.deactivatedAt).toBeInstanceOf(Date);
+    });
+
+    it('stores the run, every step pending', async () => {
+      const run = await t.h.models.deactivations.findById(runId).lean();
+      expect(run).toMatchObject({
+        orgId: leaving.orgId,
+        userId: leaving.user._id,
+        actorId: leaving.admin._id,
+        source: 'api',
         status: 'pending',
-        attempts: 0,
-        result: null,
-        error: null,
-      })),
-      error: null,
-      createdAt: expect.any(String),
-      completedAt: null,
+        reason,
+      });
+      expect(run?.steps.map((s) => s.status)).toEqual(stepNames.map(() => 'pending'));
     });
-    expect(new Date(res.body.createdAt as string).toISOString()).toBe(res.body.createdAt);
-    expect(new Date(res.body.plan.cutoff as string).toISOString()).toBe(res.body.plan.cutoff);
-    expect(res.headers.location).toBe(`/v1/orgs/${org._id}/deactivations/${runId}`);
 
-    const stored = await userInDb(user._id);
-    expect(stored).toMatchObject({
-      status: 'inactive',
-      deactivationId: runId,
-      deactivatedBy: admin._id,
+    it('queues the flow: a parent waiting for its steps, with ids only in its data', async () => {
+      const job = await t.runsQueue.getJob(`run-${runId}`);
+      expect(job).toBeDefined();
+      expect(job?.name).toBe(`deactivate ${leaving.user._id}`);
+      // Ids only: the run's, and the request's so its logs can be followed.
+      expect(job?.data).toEqual({
+        runId,
+        orgId: leaving.orgId,
+        userId: leaving.user._id,
+        requestId: res.headers['x-request-id'],
+      });
+      expect(await job?.getState()).toBe('waiting-children');
     });
-    expect(stored?.deactivatedAt).toBeInstanceOf(Date);
-
-    const run = await t.h.models.deactivations.findById(runId).lean();
-    expect(run).toMatchObject({
-      orgId: org._id,
-      userId: user._id,
-      actorId: admin._id,
-      source: 'api',
-      status: 'pending',
-      reason: 'left the company',
-    });
-    expect(run?.steps.map((s) => s.status)).toEqual(stepNames.map(() => 'pending'));
-
-    const job = await t.runsQueue.getJob(`run-${runId}`);
-    expect(job).toBeDefined();
-    expect(job?.name).toBe(`deactivate ${user._id}`);
-    // Ids only: the run's, and the request's so its logs can be followed.
-    expect(job?.data).toEqual({
-      runId,
-      orgId: org._id,
-      userId: user._id,
-      requestId: res.headers['x-request-id'],
-    });
-    // The parent waits for its chain of step jobs.
-    expect(await job?.getState()).toBe('waiting-children');
   });
 
   it('skips transfer-opportunities and remove-from-teams for a customer', async () => {

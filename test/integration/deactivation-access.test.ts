@@ -6,7 +6,7 @@ import {
   expectError,
   useDeactivationApi,
 } from '../support/deactivation-api';
-import { newId, userFixture } from '../support/factories';
+import { newId, userFixture } from '../../test-kit/factories';
 
 /* Who may call: 401, 403 by scope and organization (never revealing what exists), 404. */
 

@@ -13,7 +13,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 
 /* dryRun=true: the plan, and nothing changed anywhere. */
 

@@ -18,20 +18,15 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import {
   acceptWithoutWorkers,
   openIdleProducer,
   startTestWorkers,
   waitForRunStatus,
 } from '../support/run-helpers';
-import {
-  deletePrefix,
-  openTestRedis,
-  openTestStore,
-  redisUrl,
-  type TestStore,
-} from '../support/test-env';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { openTestRedis, openTestStore, redisUrl, type TestStore } from '../support/test-env';
 import type { RedisClient } from '../../src/infra/redis-connection';
 
 let store: TestStore;

@@ -9,7 +9,7 @@ import {
   expectError,
   useDeactivationApi,
 } from '../support/deactivation-api';
-import { newId, userFixture } from '../support/factories';
+import { newId, userFixture } from '../../test-kit/factories';
 
 /* Idempotency-Key on POST /deactivations: replay, 422, 409 in flight, takeover. */
 

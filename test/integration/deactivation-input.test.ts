@@ -6,7 +6,7 @@ import {
   issuePaths,
   useDeactivationApi,
 } from '../support/deactivation-api';
-import { userFixture } from '../support/factories';
+import { userFixture } from '../../test-kit/factories';
 
 /* Bad input: 400 with every zod issue, 413 for a body too large. */
 

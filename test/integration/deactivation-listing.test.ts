@@ -6,7 +6,7 @@ import {
   expectError,
   useDeactivationApi,
 } from '../support/deactivation-api';
-import { userFixture } from '../support/factories';
+import { userFixture } from '../../test-kit/factories';
 
 /* Reading runs: one by id, and the cursor-paged list. */
 

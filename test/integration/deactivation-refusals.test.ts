@@ -15,7 +15,7 @@ import {
   orgFixture,
   teamFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 
 /* The rules: 403 policy refusals and 409 state conflicts, each with its code, changing nothing. */
 

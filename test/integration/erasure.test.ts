@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import type { User } from '../../src/models/user.model';
 import { enqueueErasure } from '../../src/queues/erasure-queue';
-import { keysUnder } from '../support/test-env';
+import { keysUnder } from '../../test-kit/redis-keys';
 import {
   insertFixtures,
   newId,
@@ -12,7 +12,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import {
   deactivateAndWait,
   deactivateInStore,

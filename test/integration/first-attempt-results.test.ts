@@ -12,7 +12,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
 import { openTestStore, redisUrl, uniqueName, type TestStore } from '../support/test-env';
 

@@ -2,7 +2,7 @@ import { withIdempotency, type IdempotencyScope } from '../../src/api/idempotenc
 import type { HandlerResult } from '../../src/api/route-definition';
 import { AppError } from '../../src/errors/app-error';
 import { expireIdempotencyRecords } from '../../src/workers/maintenance/expire-idempotency-records.job';
-import { eventually } from '../support/service-process';
+import { eventually } from '../../test-kit/service-process';
 import { openTestStore, type TestStore } from '../support/test-env';
 
 // Taking over an in-flight idempotency record (README "Choices"): a record older than a minute

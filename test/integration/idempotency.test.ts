@@ -5,8 +5,8 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import { expireIdempotencyRecords } from '../../src/workers/maintenance/expire-idempotency-records.job';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { listen } from '../support/bulk-fixtures';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
+import { insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 
 // README (Choices: Idempotency-Key): records are kept 24 h and expired by a maintenance job
 // (FerretDB has no TTL index); 5xx responses are never recorded, so the client can retry.

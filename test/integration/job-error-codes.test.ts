@@ -1,16 +1,11 @@
 import { Queue } from 'bullmq';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { queueNames, queuePrefixFor, type QueueName } from '../../src/queues/queue-names';
-import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, newId, orgFixture, userFixture } from '../../test-kit/factories';
 import { until } from '../support/lifecycle-harness';
 import { startTestWorkers } from '../support/run-helpers';
-import {
-  deletePrefix,
-  openTestRedis,
-  openTestStore,
-  redisUrl,
-  type TestStore,
-} from '../support/test-env';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { openTestRedis, openTestStore, redisUrl, type TestStore } from '../support/test-env';
 import type { RedisClient } from '../../src/infra/redis-connection';
 
 let store: TestStore;

@@ -9,7 +9,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { openTestStore, type TestStore } from '../support/test-env';
 
 let store: TestStore;

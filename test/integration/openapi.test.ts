@@ -3,7 +3,12 @@ import { apiRoutes } from '../../src/api/app';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { createLogger } from '../../src/logging/logger';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
-import { insertFixtures, orgFixture, sweepReportFixture, userFixture } from '../support/factories';
+import {
+  insertFixtures,
+  orgFixture,
+  sweepReportFixture,
+  userFixture,
+} from '../../test-kit/factories';
 import { schemaViolations, type JsonSchema } from '../support/json-schema-check';
 
 interface Operation {

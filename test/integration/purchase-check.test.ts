@@ -2,7 +2,7 @@ import request from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { hashEmail } from '../../src/domain/email';
 import type { User } from '../../src/models/user.model';
-import { userFixture } from '../support/factories';
+import { userFixture } from '../../test-kit/factories';
 import {
   deactivateAndWait,
   deactivateInStore,

@@ -18,9 +18,9 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { startTestWorkers, waitForRunStatus } from '../support/run-helpers';
-import { eventually } from '../support/service-process';
+import { eventually } from '../../test-kit/service-process';
 
 const operator = { username: 'ops', password: 'correct horse battery' };
 const basic = (username: string, password: string): string =>

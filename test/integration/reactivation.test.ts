@@ -14,7 +14,7 @@ import {
   tokenFixture,
   userFixture,
   insertFixtures,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import {
   deactivateAndWait,
   deactivateInStore,

@@ -7,7 +7,7 @@ import { runJobId } from '../../src/queues/job-ids';
 import { queueNames } from '../../src/queues/queue-names';
 import { reconcileRuns } from '../../src/workers/maintenance/reconcile-runs.job';
 import { reconcileErasures } from '../../src/workers/erasure/reconcile-erasures';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
 import { openIdleProducer, type IdleProducer } from '../support/run-helpers';
 import { openTestStore, type TestStore } from '../support/test-env';
 

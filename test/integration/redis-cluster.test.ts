@@ -12,13 +12,8 @@ import { readEvictionPolicy } from '../../src/infra/redis-eviction-policy';
 import { checkReadiness } from '../../src/infra/readiness';
 import { createRedisLock } from '../../src/infra/redis-lock';
 import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
-import {
-  deletePrefix,
-  keysUnder,
-  openTestStore,
-  uniquePrefix,
-  type TestStore,
-} from '../support/test-env';
+import { deletePrefix, keysUnder } from '../../test-kit/redis-keys';
+import { openTestStore, uniquePrefix, type TestStore } from '../support/test-env';
 
 /**
  * The local Redis Cluster of `scripts/services.sh cluster` (3 masters, 3 replicas), whatever

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { readEvictionPolicy, warnUnlessNoEviction } from '../../src/infra/redis-eviction-policy';
 import { createLogger } from '../../src/logging/logger';
-import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 
 /** Runs the start-up check against `redis` and returns the log lines it wrote. */
 async function startupLines(redis: PrivateRedis): Promise<{ level: number; msg: string }[]> {

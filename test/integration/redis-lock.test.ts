@@ -1,7 +1,8 @@
 import { AppError } from '../../src/errors/app-error';
 import { createRedisLock } from '../../src/infra/redis-lock';
 import type { RedisClient } from '../../src/infra/redis-connection';
-import { deletePrefix, openTestRedis, uniquePrefix } from '../support/test-env';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { openTestRedis, uniquePrefix } from '../support/test-env';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

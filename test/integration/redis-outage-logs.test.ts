@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logging/logger';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
-import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 import { startTestWorkers } from '../support/run-helpers';
-import { eventually } from '../support/service-process';
+import { eventually } from '../../test-kit/service-process';
 
 // While Redis is away, every queue, flow producer and worker emits an error per reconnect
 // attempt. The API's producers printed them as raw ECONNREFUSED stacks; now each connection logs

@@ -13,10 +13,10 @@ import {
   subscriptionFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
-import { createPrivateRedis, type PrivateRedis } from '../support/private-redis';
+} from '../../test-kit/factories';
+import { createPrivateRedis, type PrivateRedis } from '../../test-kit/private-redis';
 import { startTestWorkers, waitForRunStatus } from '../support/run-helpers';
-import { eventually } from '../support/service-process';
+import { eventually } from '../../test-kit/service-process';
 import { openTestStore, type TestStore } from '../support/test-env';
 
 // A Redis that loses its data without restarting (FLUSHALL, a failover to an empty replica)

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { createLogger } from '../../src/logging/logger';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
 
 let h: ApiHarness;
 const lines: string[] = [];

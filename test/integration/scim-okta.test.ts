@@ -9,7 +9,7 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { until } from '../support/lifecycle-harness';
 import { waitForRunStatus } from '../support/run-helpers';
 import {

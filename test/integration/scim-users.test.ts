@@ -2,7 +2,7 @@ import request from 'supertest';
 import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
 import { newRun } from '../../src/deactivation/request-deactivation';
 import type { User } from '../../src/models/user.model';
-import { insertFixtures, orgFixture, teamFixture, userFixture } from '../support/factories';
+import { insertFixtures, orgFixture, teamFixture, userFixture } from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
 import {
   openScimHarness,

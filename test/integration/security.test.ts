@@ -8,8 +8,9 @@ import { createLogger } from '../../src/logging/logger';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { launchChromium } from '../support/browser';
 import { expectError, listen } from '../support/bulk-fixtures';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { keysUnder, openTestRedis } from '../support/test-env';
+import { insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
+import { keysUnder } from '../../test-kit/redis-keys';
+import { openTestRedis } from '../support/test-env';
 
 // What the HTTP layer enforces against abuse (README, Security): headers on every response,
 // throttled failed authentication shared through Redis, and the cap of pending bulks.

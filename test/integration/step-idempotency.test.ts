@@ -16,10 +16,10 @@ import {
   teamFixture,
   tokenFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
+import { deletePrefix } from '../../test-kit/redis-keys';
 import {
-  deletePrefix,
   openTestRedis,
   openTestStore,
   uniqueName,

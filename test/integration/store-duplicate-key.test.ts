@@ -1,7 +1,7 @@
 import { hashEmail } from '../../src/domain/email';
 import type { BlocklistEntry } from '../../src/models/blocklist-entry.model';
 import { insertIgnoringDuplicates, isDuplicateKey } from '../../src/store/duplicate-key';
-import { insertFixtures, newId, orgFixture, userFixture } from '../support/factories';
+import { insertFixtures, newId, orgFixture, userFixture } from '../../test-kit/factories';
 import { openTestStore, type TestStore } from '../support/test-env';
 
 let store: TestStore;

@@ -6,9 +6,9 @@ import {
 } from '../../src/infra/store-monitor-watchdog';
 import { createLogger } from '../../src/logging/logger';
 import { createModels, type Models } from '../../src/models/create-models';
-import { orgFixture } from '../support/factories';
-import { eventually } from '../support/service-process';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { orgFixture } from '../../test-kit/factories';
+import { eventually } from '../../test-kit/service-process';
+import { startTcpProxy, type TcpProxy } from '../../test-kit/tcp-proxy';
 import { mongoUrl, uniqueName } from '../support/test-env';
 
 interface DriverInternals {

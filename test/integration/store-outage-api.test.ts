@@ -3,9 +3,9 @@ import request, { type Response } from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { openApiHarness, type ApiHarness } from '../support/api-harness';
 import { listen } from '../support/bulk-fixtures';
-import { insertFixtures, orgFixture, userFixture } from '../support/factories';
-import { eventually } from '../support/service-process';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
+import { eventually } from '../../test-kit/service-process';
+import { startTcpProxy, type TcpProxy } from '../../test-kit/tcp-proxy';
 import { mongoUrl } from '../support/test-env';
 
 // README (Reliability, HTTP API): while the store is away the API answers 503

@@ -26,10 +26,11 @@ import {
   sweepReportFixture,
   teamFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { startTestWorkers } from '../support/run-helpers';
-import { eventually } from '../support/service-process';
-import { deletePrefix, openTestRedis } from '../support/test-env';
+import { eventually } from '../../test-kit/service-process';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { openTestRedis } from '../support/test-env';
 
 // Sweeps (docs/sweeps-and-bulks.md): policies validated and mirrored as BullMQ job schedulers
 // (re-created from MongoDB), sweeps that page through dormant users with skips and reasons, dry

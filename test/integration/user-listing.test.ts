@@ -9,7 +9,7 @@ import {
   listen,
   type JsonClient,
 } from '../support/bulk-fixtures';
-import { daysAgo, insertFixtures, orgFixture, userFixture } from '../support/factories';
+import { daysAgo, insertFixtures, orgFixture, userFixture } from '../../test-kit/factories';
 
 // GET /v1/orgs/:orgId/users (activity in docs/rules.md, the route in docs/api.md): the activity
 // listing, by last login (never logged in first), cursor-paged, with emails only for admin keys.

@@ -2,13 +2,13 @@ import { Queue } from 'bullmq';
 import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
 import { recordEvent } from '../../src/webhooks/record-event';
 import type { WebhookEventType } from '../../src/webhooks/webhook-event-types';
-import { daysAgo, insertFixtures, newId, orgFixture } from '../support/factories';
+import { daysAgo, insertFixtures, newId, orgFixture } from '../../test-kit/factories';
 import { openTestRedis } from '../support/test-env';
 import {
   openWebhookReceiver,
   verifiesWith,
   type WebhookReceiver,
-} from '../support/webhook-receiver';
+} from '../../test-kit/webhook-receiver';
 import {
   openWebhookHarness,
   until,

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import { openSecret } from '../../src/webhooks/secret-box';
-import { orgFixture, insertFixtures } from '../support/factories';
+import { orgFixture, insertFixtures } from '../../test-kit/factories';
 import {
   openWebhookHarness,
   webhookTestEnv,

@@ -9,9 +9,9 @@ import {
   orgFixture,
   sweepReportFixture,
   userFixture,
-} from '../support/factories';
+} from '../../test-kit/factories';
 import { waitForRunStatus } from '../support/run-helpers';
-import { openWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver';
+import { openWebhookReceiver, type WebhookReceiver } from '../../test-kit/webhook-receiver';
 import { openWebhookHarness, until, type WebhookHarness } from '../support/webhook-harness';
 
 let t: WebhookHarness;

@@ -4,7 +4,7 @@ import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
 import { webhookEventId, recordEvent } from '../../src/webhooks/record-event';
 import { reconcileDeliveries } from '../../src/webhooks/reconcile-deliveries';
 import { relayDeliveries } from '../../src/webhooks/relay-deliveries';
-import { insertFixtures, newId, orgFixture } from '../support/factories';
+import { insertFixtures, newId, orgFixture } from '../../test-kit/factories';
 import { openTestRedis } from '../support/test-env';
 import { openWebhookHarness, type WebhookHarness } from '../support/webhook-harness';
 

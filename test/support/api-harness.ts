@@ -7,7 +7,8 @@ import { createLogger, type Logger } from '../../src/logging/logger';
 import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/service-metrics';
 import type { Models } from '../../src/models/create-models';
 import { createProducers, type Producers } from '../../src/queues/producers';
-import { deletePrefix, openTestRedis, openTestStore, testConfig, type TestStore } from './test-env';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { openTestRedis, openTestStore, testConfig, type TestStore } from './test-env';
 import type { RedisClient } from '../../src/infra/redis-connection';
 
 /** The real app of one test file, on its own database and queue prefix. No workers run. */

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import request, { type Response } from 'supertest';
 import type { Models } from '../../src/models/create-models';
 import type { ApiHarness } from './api-harness';
-import { eventually } from './service-process';
+import { eventually } from '../../test-kit/service-process';
 
 /** The harness's app listening on a loopback port; `close` stops it. */
 export async function listen(

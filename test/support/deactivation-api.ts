@@ -7,8 +7,9 @@ import type { User } from '../../src/models/user.model';
 import { queueNames } from '../../src/queues/queue-names';
 import { openApiHarness, type ApiHarness } from './api-harness';
 import { listen } from './bulk-fixtures';
-import { seedStaffedOrg, type StaffedOrg } from './factories';
-import { keysUnder, openTestRedis } from './test-env';
+import { seedStaffedOrg, type StaffedOrg } from '../../test-kit/factories';
+import { keysUnder } from '../../test-kit/redis-keys';
+import { openTestRedis } from './test-env';
 import type { RedisClient } from '../../src/infra/redis-connection';
 
 /** The deactivation API of one test file: the real app on a port, no workers. */

@@ -4,7 +4,7 @@ import { createApiKey } from '../../src/auth/api-key-repository';
 import type { Deactivation } from '../../src/models/deactivation.model';
 import type { User } from '../../src/models/user.model';
 import { openApiHarness, type ApiHarness } from './api-harness';
-import { seedStaffedOrg, type StaffedOrg } from './factories';
+import { seedStaffedOrg, type StaffedOrg } from '../../test-kit/factories';
 import {
   acceptWithoutWorkers,
   openIdleProducer,

@@ -9,7 +9,8 @@ import { createServiceMetrics, type ServiceMetrics } from '../../src/metrics/ser
 import type { Models } from '../../src/models/create-models';
 import type { Deactivation, RunStatus } from '../../src/models/deactivation.model';
 import { startWorkers } from '../../src/workers/start-workers';
-import { deletePrefix, redisUrl, testConfig, uniquePrefix, type TestStore } from './test-env';
+import { deletePrefix } from '../../test-kit/redis-keys';
+import { redisUrl, testConfig, uniquePrefix, type TestStore } from './test-env';
 import type { RedisClient } from '../../src/infra/redis-connection';
 
 /**

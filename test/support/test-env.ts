@@ -1,16 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Cluster } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { loadConfig, type AppConfig } from '../../src/config/config';
-import { hashTagOf } from '../../src/config/redis-target';
 import { connectMongo } from '../../src/infra/mongo-connection';
-import {
-  createRedisConnection,
-  serversOf,
-  type RedisClient,
-} from '../../src/infra/redis-connection';
+import { createRedisConnection, type RedisClient } from '../../src/infra/redis-connection';
 import { createModels, ensureIndexes, type Models } from '../../src/models/create-models';
-import { queuePrefixesOf } from '../../src/queues/queue-names';
 
 /** The store and Redis the suite runs against: the local stack unless the URLs say otherwise. */
 export const mongoUrl = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017/offboard';
@@ -81,44 +74,6 @@ export async function openTestStore(tag: string, url: string = mongoUrl): Promis
 /** A plain (retrying) Redis or Redis Cluster client for assertions; the caller quits it. */
 export function openTestRedis(): RedisClient {
   return createRedisConnection(redisUrl, 'worker');
-}
-
-/**
- * Every key under a queue prefix and the prefixes of its queues with slots of their own: a
- * SCAN of each server (each master of a cluster, since a SCAN sees only its node's keys).
- */
-export async function keysUnder(redis: RedisClient, prefix: string): Promise<string[]> {
-  // A cluster client knows its masters only once connected: a fresh one lists none.
-  await redis.ping();
-  const keys: string[] = [];
-  for (const server of serversOf(redis)) {
-    for (const queuePrefix of queuePrefixesOf(prefix)) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await server.scan(cursor, 'MATCH', `${queuePrefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        keys.push(...batch);
-      } while (cursor !== '0');
-    }
-  }
-  return keys;
-}
-
-/** Deletes every key under a queue prefix (test clean-up). */
-export async function deletePrefix(redis: RedisClient, prefix: string): Promise<void> {
-  // On a cluster a multi-key DEL must stay within one slot: keys are deleted in groups that
-  // share a {tag}, an untagged key alone.
-  const single = serversOf(redis).length === 1 && !(redis instanceof Cluster);
-  const groups = new Map<string, string[]>();
-  for (const key of await keysUnder(redis, prefix)) {
-    const group = single ? '' : (hashTagOf(key) ?? key);
-    groups.set(group, [...(groups.get(group) ?? []), key]);
-  }
-  for (const keys of groups.values()) {
-    for (let start = 0; start < keys.length; start += 500) {
-      await redis.del(...keys.slice(start, start + 500));
-    }
-  }
 }
 
 /** This process's environment with `overrides`, for a child process a test starts. */

@@ -5,8 +5,7 @@ import { requestDeactivation } from '../../deactivation/request-deactivation';
 import { toRunView } from '../../deactivation/run-view';
 import { createRedisLock, type KeyedLock } from '../../infra/redis-lock';
 import type { Models } from '../../models/create-models';
-import { decodePageCursor, pageBody } from '../cursor';
-import { requireOrganization } from '../require-organization';
+import { pagedListRoute } from '../paged-list-route';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
   commonErrorResponses,
@@ -75,49 +74,6 @@ function requestRoute({ models, flows, locks }: RoutesDeps): RouteDefinition {
   });
 }
 
-/** `GET /:id`: one run. */
-function getRunRoute(models: Models): RouteDefinition {
-  return defineRoute({
-    method: 'get',
-    path: '/v1/orgs/:orgId/deactivations/:id',
-    summary: "A run with every step's status, attempts, result and error",
-    scope: 'read',
-    params: runParamsSchema,
-    responses: { 200: { description: 'The run', schema: runSchema }, ...commonErrorResponses },
-    handler: async ({ params }) => ({
-      status: 200,
-      body: toRunView(await getRun(models, params.orgId, params.id)),
-    }),
-  });
-}
-
-/** `GET`: the organization's runs, a page at a time. */
-function listRunsRoute(models: Models): RouteDefinition {
-  return defineRoute({
-    method: 'get',
-    path: '/v1/orgs/:orgId/deactivations',
-    summary: 'Runs, newest first; filter by status and userId; cursor pagination',
-    scope: 'read',
-    params: orgParamsSchema,
-    query: runListQuerySchema,
-    responses: {
-      200: { description: 'A page of runs', schema: runListSchema },
-      ...commonErrorResponses,
-    },
-    handler: async ({ params, query }) => {
-      await requireOrganization(models, params.orgId);
-      const page = await listRuns(models, {
-        orgId: params.orgId,
-        status: query.status,
-        userId: query.userId,
-        limit: query.limit,
-        after: decodePageCursor(query.cursor),
-      });
-      return { status: 200, body: pageBody(page, toRunView) };
-    },
-  });
-}
-
 /** `/v1/orgs/:orgId/deactivations`: accept, preview, read and list runs. */
 export function deactivationRoutes(deps: {
   models: Models;
@@ -127,5 +83,29 @@ export function deactivationRoutes(deps: {
   const { models, flows } = deps;
   // Under the queue prefix, like the workers' locks.
   const locks = createRedisLock(deps.redis, { prefix: flows.opts.prefix ?? 'bull', waitMs: 5_000 });
-  return [requestRoute({ models, flows, locks }), getRunRoute(models), listRunsRoute(models)];
+  return [
+    requestRoute({ models, flows, locks }),
+    defineRoute({
+      method: 'get',
+      path: '/v1/orgs/:orgId/deactivations/:id',
+      summary: "A run with every step's status, attempts, result and error",
+      scope: 'read',
+      params: runParamsSchema,
+      responses: { 200: { description: 'The run', schema: runSchema }, ...commonErrorResponses },
+      handler: async ({ params }) => ({
+        status: 200,
+        body: toRunView(await getRun(models, params.orgId, params.id)),
+      }),
+    }),
+    pagedListRoute({
+      models,
+      path: '/v1/orgs/:orgId/deactivations',
+      summary: 'Runs, newest first; filter by status and userId; cursor pagination',
+      query: runListQuerySchema,
+      page: { description: 'A page of runs', schema: runListSchema },
+      list: (orgId, { status, userId, limit }, after) =>
+        listRuns(models, { orgId, status, userId, limit, after }),
+      view: toRunView,
+    }),
+  ];
 }

@@ -102,9 +102,12 @@ const plural = (count, one, many = `${one}s`) => `${count} ${count === 1 ? one :
 const statusLabels = { active: 'Active', inactive: 'Deactivated', deleted: 'Deleted' };
 const roleLabels = { admin: 'Admin', manager: 'Manager', member: 'Member' };
 
-function statusBadge(status) {
-  return h('span', { class: `badge badge-${status}` }, statusLabels[status] ?? status);
+/** A status in a coloured badge: `family` picks the colours (CSS `.badge-*`, `.step-*`, …). */
+function badge(family, status, labels) {
+  return h('span', { class: `badge ${family}-${status}` }, labels[status] ?? status);
 }
+
+const statusBadge = (status) => badge('badge', status, statusLabels);
 
 const displayName = (user) => user.name ?? user.email ?? user.id ?? user.userId;
 
@@ -192,6 +195,72 @@ function loadingRows(columns, count = 5) {
 
 function emptyRow(columns, message) {
   return h('tr', { class: 'empty' }, h('td', { colspan: columns }, message));
+}
+
+/**
+ * A data table in its scrolling wrapper: the caption (text, shown to screen readers only, or a
+ * caption element the page keeps to rename), a head per column (a name, or a `th` the page
+ * built), and the rows in `tbody`. `actions` adds a last head for the rows' menus.
+ */
+function dataTable({ caption, columns, tbody, actions = false, className = 'data' }) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: className },
+      caption instanceof Node ? caption : h('caption', { class: 'visually-hidden' }, caption),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          columns.map((column) =>
+            column instanceof Node ? column : h('th', { scope: 'col' }, column),
+          ),
+          actions
+            ? h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions'))
+            : null,
+        ),
+      ),
+      tbody,
+    ),
+  );
+}
+
+/**
+ * The paging of a table: `load(reset)` fetches the page after `state.cursor` (from the first
+ * one, with skeleton rows, when `reset`), appends it to `state.users` and calls `draw`; "Load
+ * more" asks for the next. A filter or tab changed while a page was loading asks again: only the
+ * latest request's answer is drawn.
+ */
+function pagedLoader({ state, main, tbody, more, columns, path, draw, onReset }) {
+  let latest = 0;
+  async function load(reset) {
+    if (reset) {
+      state.cursor = null;
+      state.users = [];
+      clear(tbody, loadingRows(columns));
+      onReset?.();
+    }
+    more.hidden = true;
+    main.setAttribute('aria-busy', 'true');
+    const ticket = ++latest;
+    try {
+      const page = await api('GET', path(state.cursor));
+      if (ticket !== latest) return;
+      state.users.push(...page.items);
+      state.cursor = page.nextCursor;
+      draw();
+    } catch (error) {
+      clear(tbody, emptyRow(columns, describeError(error)));
+    } finally {
+      main.setAttribute('aria-busy', 'false');
+    }
+  }
+  more.addEventListener('click', () => load(false));
+  return load;
 }
 
 /** A modal dialog: returns it opened; `close()` removes it and gives focus back. */
@@ -349,26 +418,7 @@ function renderUsers(main) {
   const panel = h(
     'div',
     { role: 'tabpanel', id: 'users-panel', 'aria-labelledby': 'tab-employee', class: 'panel' },
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'data' },
-        caption,
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            userColumns.map((name) => h('th', { scope: 'col' }, name)),
-            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-          ),
-        ),
-        tbody,
-      ),
-    ),
+    dataTable({ caption, columns: userColumns, tbody, actions: true }),
     h('div', { class: 'table-foot' }, more),
   );
   clear(main, h('div', { class: 'page-head' }, h('h1', {}, 'Users')), tablist, panel);
@@ -385,31 +435,15 @@ function renderUsers(main) {
     load(true);
   }
 
-  async function load(reset) {
-    if (reset) {
-      state.cursor = null;
-      state.users = [];
-      clear(tbody, loadingRows(userColumns.length + 1));
-    }
-    more.hidden = true;
-    main.setAttribute('aria-busy', 'true');
-    // A tab switched while a page was loading: only the latest request's answer is shown.
-    const ticket = (state.ticket = (state.ticket ?? 0) + 1);
-    try {
-      const page = await api(
-        'GET',
-        `/users${query({ kind: state.kind, limit: 50, cursor: state.cursor })}`,
-      );
-      if (ticket !== state.ticket) return;
-      state.users.push(...page.items);
-      state.cursor = page.nextCursor;
-      draw();
-    } catch (error) {
-      clear(tbody, emptyRow(userColumns.length + 1, describeError(error)));
-    } finally {
-      main.setAttribute('aria-busy', 'false');
-    }
-  }
+  const load = pagedLoader({
+    state,
+    main,
+    tbody,
+    more,
+    columns: userColumns.length + 1,
+    path: (cursor) => `/users${query({ kind: state.kind, limit: 50, cursor })}`,
+    draw,
+  });
 
   function draw() {
     if (state.users.length === 0) {
@@ -453,15 +487,62 @@ function renderUsers(main) {
     );
   }
 
-  more.addEventListener('click', () => load(false));
   load(true);
+}
+
+/** A dialog's buttons: Cancel, then `confirm`. */
+function dialogActions(close, confirm) {
+  return h(
+    'div',
+    { class: 'dialog-actions' },
+    h('button', { type: 'button', class: 'quiet', onclick: close }, 'Cancel'),
+    confirm,
+  );
+}
+
+/**
+ * Runs a confirmed dialog's `act` with `confirm` disabled meanwhile. A refusal shows in `error`,
+ * in words about `who`, and enables `confirm` again so the admin can try again.
+ */
+async function whileConfirming({ confirm, error, who }, act) {
+  confirm.disabled = true;
+  error.textContent = '';
+  try {
+    await act();
+  } catch (failure) {
+    error.textContent = describeError(failure, who);
+    confirm.disabled = false;
+  }
+}
+
+/**
+ * The options of a deactivation, single or bulk: a reason, and whether a later purchase may
+ * reactivate. `fields` go into the form; `body()` is their part of the request.
+ */
+function deactivationOptions(idPrefix) {
+  const reason = h('textarea', { id: `${idPrefix}-reason`, rows: '2', maxlength: '1000' });
+  const allow = h('input', { type: 'checkbox', id: `${idPrefix}-allow` });
+  const fields = [
+    h('label', { for: `${idPrefix}-reason` }, 'Reason (optional)'),
+    reason,
+    h(
+      'div',
+      { class: 'check' },
+      allow,
+      h('label', { for: `${idPrefix}-allow` }, 'Allow reactivation with future purchases'),
+    ),
+  ];
+  const body = () => ({
+    ...(reason.value.trim() ? { reason: reason.value.trim() } : {}),
+    allowReactivationOnPurchase: allow.checked,
+  });
+  return { fields, body };
 }
 
 function deactivate(user, update) {
   const who = displayName(user);
   openDialog(`Deactivate ${who}`, (close) => {
-    const reason = h('textarea', { id: 'deactivate-reason', rows: '2', maxlength: '1000' });
-    const allow = h('input', { type: 'checkbox', id: 'deactivate-allow' });
+    const options = deactivationOptions('deactivate');
     const error = h('p', { class: 'field-error', role: 'alert' });
     const confirm = h('button', { type: 'submit', class: 'primary danger' }, 'Deactivate');
     const form = h(
@@ -472,40 +553,22 @@ function deactivate(user, update) {
         {},
         `${who} will be signed out everywhere and can no longer sign in. Their tokens are revoked and subscriptions cancelled; an employee's open opportunities go to their team leader.`,
       ),
-      h('label', { for: 'deactivate-reason' }, 'Reason (optional)'),
-      reason,
-      h(
-        'div',
-        { class: 'check' },
-        allow,
-        h('label', { for: 'deactivate-allow' }, 'Allow reactivation with future purchases'),
-      ),
+      options.fields,
       error,
-      h(
-        'div',
-        { class: 'dialog-actions' },
-        h('button', { type: 'button', class: 'quiet', onclick: close }, 'Cancel'),
-        confirm,
-      ),
+      dialogActions(close, confirm),
     );
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      confirm.disabled = true;
-      error.textContent = '';
-      try {
+      await whileConfirming({ confirm, error, who }, async () => {
         const run = await api('POST', '/deactivations', {
           userId: user.id,
           actorId: session.actorId,
-          ...(reason.value.trim() ? { reason: reason.value.trim() } : {}),
-          allowReactivationOnPurchase: allow.checked,
+          ...options.body(),
         });
         close();
         update(user, { status: 'inactive', runId: run.id });
         toast(`${who} is deactivated. Their clean-up is running.`);
-      } catch (failure) {
-        error.textContent = describeError(failure, who);
-        confirm.disabled = false;
-      }
+      });
     });
     return [form];
   });
@@ -517,17 +580,12 @@ function activate(user, update) {
     const error = h('p', { class: 'field-error', role: 'alert' });
     const confirm = h('button', { type: 'button', class: 'primary' }, 'Activate');
     confirm.addEventListener('click', async () => {
-      confirm.disabled = true;
-      error.textContent = '';
-      try {
+      await whileConfirming({ confirm, error, who }, async () => {
         await api('POST', '/reactivations', { userId: user.id, actorId: session.actorId });
         close();
         update(user, { status: 'active' });
         toast(`${who} is active again.`);
-      } catch (failure) {
-        error.textContent = describeError(failure, who);
-        confirm.disabled = false;
-      }
+      });
     });
     return [
       h(
@@ -536,12 +594,7 @@ function activate(user, update) {
         `${who} will be able to sign in again. Revoked sessions, cancelled subscriptions, transferred opportunities and team memberships are not restored.`,
       ),
       error,
-      h(
-        'div',
-        { class: 'dialog-actions' },
-        h('button', { type: 'button', class: 'quiet', onclick: close }, 'Cancel'),
-        confirm,
-      ),
+      dialogActions(close, confirm),
     ];
   });
 }
@@ -576,19 +629,12 @@ function erase(user, update) {
       h('label', { for: 'delete-confirm' }, 'Type ', h('strong', {}, expected), ' to confirm'),
       input,
       error,
-      h(
-        'div',
-        { class: 'dialog-actions' },
-        h('button', { type: 'button', class: 'quiet', onclick: close }, 'Cancel'),
-        confirm,
-      ),
+      dialogActions(close, confirm),
     );
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       if (confirm.disabled) return;
-      confirm.disabled = true;
-      error.textContent = '';
-      try {
+      await whileConfirming({ confirm, error, who }, async () => {
         await api('POST', '/deletions', {
           userId: user.id,
           actorId: session.actorId,
@@ -597,10 +643,7 @@ function erase(user, update) {
         close();
         update(user, { status: 'deleted', name: null, email: null });
         toast(`${who} is deleted.`);
-      } catch (failure) {
-        error.textContent = describeError(failure, who);
-        confirm.disabled = false;
-      }
+      });
     });
     return [form];
   });
@@ -668,34 +711,23 @@ function renderActivity(main) {
       daysField,
     ),
     banner,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'data selectable' },
-        h('caption', { class: 'visually-hidden' }, 'Users by last login'),
+    dataTable({
+      caption: 'Users by last login',
+      columns: [
+        h('th', { scope: 'col', class: 'select' }, selectAll),
+        'Name',
+        'Email',
+        'Role',
         h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', { scope: 'col', class: 'select' }, selectAll),
-            h('th', { scope: 'col' }, 'Name'),
-            h('th', { scope: 'col' }, 'Email'),
-            h('th', { scope: 'col' }, 'Role'),
-            h(
-              'th',
-              { scope: 'col', 'aria-sort': 'ascending' },
-              'Last login ',
-              h('span', { 'aria-hidden': 'true' }, '↑'),
-            ),
-          ),
+          'th',
+          { scope: 'col', 'aria-sort': 'ascending' },
+          'Last login ',
+          h('span', { 'aria-hidden': 'true' }, '↑'),
         ),
-        tbody,
-      ),
-    ),
+      ],
+      tbody,
+      className: 'data selectable',
+    }),
     h('div', { class: 'table-foot' }, more),
     h(
       'div',
@@ -704,6 +736,28 @@ function renderActivity(main) {
       deactivateButton,
     ),
   );
+
+  const load = pagedLoader({
+    state,
+    main,
+    tbody,
+    more,
+    columns: columns.length + 1,
+    path: (cursor) =>
+      `/users${query({
+        activity: state.activity,
+        inactiveDays: state.activity === 'inactive' ? state.inactiveDays : undefined,
+        status: 'active',
+        sort: 'lastLoginAt',
+        limit: 50,
+        cursor,
+      })}`,
+    onReset: () => {
+      state.selection = { mode: 'none', ids: new Set() };
+      drawSelection();
+    },
+    draw,
+  });
 
   statusFilter.addEventListener('change', () => {
     state.activity = statusFilter.value;
@@ -723,7 +777,6 @@ function renderActivity(main) {
       : { mode: 'none', ids: new Set() };
     draw();
   });
-  more.addEventListener('click', () => load(false));
   deactivateButton.addEventListener('click', () => confirmBulk(state, () => load(true)));
 
   const filterLabel = () =>
@@ -760,41 +813,6 @@ function renderActivity(main) {
     else state.selection.ids.delete(user.id);
     if (state.selection.ids.size === 0) state.selection = { mode: 'none', ids: new Set() };
     draw();
-  }
-
-  async function load(reset) {
-    if (reset) {
-      state.cursor = null;
-      state.users = [];
-      state.selection = { mode: 'none', ids: new Set() };
-      clear(tbody, loadingRows(columns.length + 1));
-      drawSelection();
-    }
-    more.hidden = true;
-    main.setAttribute('aria-busy', 'true');
-    // The filter changed while a page was loading: only the latest request's answer is shown.
-    const ticket = (state.ticket = (state.ticket ?? 0) + 1);
-    try {
-      const page = await api(
-        'GET',
-        `/users${query({
-          activity: state.activity,
-          inactiveDays: state.activity === 'inactive' ? state.inactiveDays : undefined,
-          status: 'active',
-          sort: 'lastLoginAt',
-          limit: 50,
-          cursor: state.cursor,
-        })}`,
-      );
-      if (ticket !== state.ticket) return;
-      state.users.push(...page.items);
-      state.cursor = page.nextCursor;
-      draw();
-    } catch (error) {
-      clear(tbody, emptyRow(columns.length + 1, describeError(error)));
-    } finally {
-      main.setAttribute('aria-busy', 'false');
-    }
   }
 
   function draw() {
@@ -899,8 +917,7 @@ function confirmBulk(state, reload) {
       },
       'See all',
     );
-    const reason = h('textarea', { id: 'bulk-reason', rows: '2', maxlength: '1000' });
-    const allow = h('input', { type: 'checkbox', id: 'bulk-allow' });
+    const choices = deactivationOptions('bulk');
     const error = h('p', { class: 'field-error', role: 'alert' });
     const confirm = h(
       'button',
@@ -908,18 +925,7 @@ function confirmBulk(state, reload) {
       'Deactivate users',
     );
     const cancel = h('button', { type: 'button', class: 'quiet', onclick: close }, 'Cancel');
-    const options = h(
-      'div',
-      {},
-      h('label', { for: 'bulk-reason' }, 'Reason (optional)'),
-      reason,
-      h(
-        'div',
-        { class: 'check' },
-        allow,
-        h('label', { for: 'bulk-allow' }, 'Allow reactivation with future purchases'),
-      ),
-    );
+    const options = h('div', {}, choices.fields);
     const progress = h('div', { class: 'progress', hidden: true });
     let dryRunId = null;
     let allCursor = null;
@@ -1001,15 +1007,12 @@ function confirmBulk(state, reload) {
     })();
 
     confirm.addEventListener('click', async () => {
-      confirm.disabled = true;
-      error.textContent = '';
-      try {
+      await whileConfirming({ confirm, error }, async () => {
         const accepted = await api('POST', '/bulk-deactivations', {
           actorId: session.actorId,
           ...selection,
           dryRun: false,
-          ...(reason.value.trim() ? { reason: reason.value.trim() } : {}),
-          allowReactivationOnPurchase: allow.checked,
+          ...choices.body(),
         });
         options.hidden = true;
         seeAll.hidden = true;
@@ -1034,10 +1037,7 @@ function confirmBulk(state, reload) {
         });
         toast(`Bulk deactivation finished: ${plural(bulk.completedRuns, 'user')} deactivated.`);
         reload();
-      } catch (failure) {
-        error.textContent = describeError(failure);
-        confirm.disabled = false;
-      }
+      });
     });
 
     return [
@@ -1085,27 +1085,11 @@ async function renderRuns(main) {
     main,
     h('div', { class: 'page-head' }, h('h1', {}, 'Runs')),
     h('p', { class: 'lede' }, 'Every deactivation, newest first.'),
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'data' },
-        h('caption', { class: 'visually-hidden' }, 'Deactivation runs'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Run', 'User', 'Source', 'Status', 'Started'].map((name) =>
-              h('th', { scope: 'col' }, name),
-            ),
-          ),
-        ),
-        tbody,
-      ),
-    ),
+    dataTable({
+      caption: 'Deactivation runs',
+      columns: ['Run', 'User', 'Source', 'Status', 'Started'],
+      tbody,
+    }),
   );
   try {
     const page = await api('GET', `/deactivations${query({ limit: 50 })}`);
@@ -1120,14 +1104,7 @@ async function renderRuns(main) {
             cell('Run', h('a', { href: `${base}/runs/${encodeURIComponent(run.id)}` }, run.id)),
             cell('User', run.userId),
             cell('Source', run.source),
-            cell(
-              'Status',
-              h(
-                'span',
-                { class: `badge step-${run.status}` },
-                stepStatusLabels[run.status] ?? run.status,
-              ),
-            ),
+            cell('Status', badge('step', run.status, stepStatusLabels)),
             cell('Started', formatDateTime(run.createdAt)),
           ),
         ),
@@ -1150,27 +1127,11 @@ async function renderRun(main, runId) {
     h('div', { class: 'page-head' }, heading),
     facts,
     live,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        { class: 'data' },
-        h('caption', { class: 'visually-hidden' }, 'Steps'),
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ['Step', 'Status', 'Attempts', 'Result', 'Error', 'Job'].map((name) =>
-              h('th', { scope: 'col' }, name),
-            ),
-          ),
-        ),
-        tbody,
-      ),
-    ),
+    dataTable({
+      caption: 'Steps',
+      columns: ['Step', 'Status', 'Attempts', 'Result', 'Error', 'Job'],
+      tbody,
+    }),
   );
   for (;;) {
     let run;
@@ -1185,14 +1146,7 @@ async function renderRun(main, runId) {
     clear(
       facts,
       fact('User', run.userId),
-      fact(
-        'Status',
-        h(
-          'span',
-          { class: `badge step-${run.status}` },
-          stepStatusLabels[run.status] ?? run.status,
-        ),
-      ),
+      fact('Status', badge('step', run.status, stepStatusLabels)),
       fact('Source', run.source),
       fact('Started', formatDateTime(run.createdAt)),
       fact('Completed', formatDateTime(run.completedAt)),
@@ -1209,14 +1163,7 @@ async function renderRun(main, runId) {
           'tr',
           {},
           cell('Step', h('code', {}, step.name)),
-          cell(
-            'Status',
-            h(
-              'span',
-              { class: `badge step-${step.status}` },
-              stepStatusLabels[step.status] ?? step.status,
-            ),
-          ),
+          cell('Status', badge('step', step.status, stepStatusLabels)),
           cell('Attempts', String(step.attempts)),
           cell('Result', describeResult(step.result)),
           cell('Error', step.error ?? '—'),
@@ -1359,28 +1306,12 @@ async function renderSweeps(main) {
         'section',
         { 'aria-labelledby': 'reports-title' },
         h('h2', { id: 'reports-title' }, 'Reports'),
-        h(
-          'div',
-          { class: 'table-wrap' },
-          h(
-            'table',
-            { class: 'data' },
-            h('caption', { class: 'visually-hidden' }, 'Sweep reports'),
-            h(
-              'thead',
-              {},
-              h(
-                'tr',
-                {},
-                ['Started', 'Status', 'Matched', 'Deactivated', 'Skipped', 'Held'].map((name) =>
-                  h('th', { scope: 'col' }, name),
-                ),
-                h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
-              ),
-            ),
-            tbody,
-          ),
-        ),
+        dataTable({
+          caption: 'Sweep reports',
+          columns: ['Started', 'Status', 'Matched', 'Deactivated', 'Skipped', 'Held'],
+          tbody,
+          actions: true,
+        }),
       ),
     ),
   );
@@ -1508,14 +1439,7 @@ async function renderSweeps(main) {
             'tr',
             {},
             cell('Started', formatDateTime(sweep.startedAt)),
-            cell(
-              'Status',
-              h(
-                'span',
-                { class: `badge sweep-${sweep.status}` },
-                sweepStatusLabels[sweep.status] ?? sweep.status,
-              ),
-            ),
+            cell('Status', badge('sweep', sweep.status, sweepStatusLabels)),
             cell('Matched', String(sweep.matched)),
             cell('Deactivated', String(sweep.deactivated)),
             cell('Skipped', String(skipped)),

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { freePort } from './free-port';
 
-const root = path.join(__dirname, '../..');
+const root = path.join(__dirname, '..');
 
 /** The real service, started as `npm start` would start it (minus the services script). */
 export interface ServiceProcess {
@@ -58,6 +59,50 @@ export async function startServiceProcess(
     }
   }
   return { child, baseUrl, output: () => output, stop };
+}
+
+/** Starts a worker process (`npm run start:worker`); workers do not listen, the port is unused. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<ServiceProcess> {
+  return startServiceProcess('worker-main', env, await freePort());
+}
+
+/** The pids of `pid`'s descendants, deepest first. */
+function descendants(pid: number): number[] {
+  let children: number[];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map(Number);
+  } catch {
+    children = []; // pgrep exits 1 when there is none
+  }
+  return children.flatMap((child) => [...descendants(child), child]);
+}
+
+/** Whether the process (the tsx wrapper) is still running. */
+export const isRunning = (service: ServiceProcess): boolean =>
+  service.child.exitCode === null && service.child.signalCode === null;
+
+/**
+ * SIGKILLs the service for real. `startServiceProcess` runs the entry under the tsx CLI, which
+ * runs it in a child process of its own: a SIGKILL of the wrapper (what `stop('SIGKILL')` sends)
+ * cannot be relayed and leaves the service itself running, orphaned. This kills the service's
+ * process first, then the wrapper, and resolves once the wrapper is gone.
+ */
+export async function killService(service: ServiceProcess): Promise<void> {
+  const { child } = service;
+  if (!isRunning(service) || child.pid === undefined) return;
+  const exited = once(child, 'exit');
+  for (const pid of descendants(child.pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (isRunning(service)) child.kill('SIGKILL');
+  await exited;
 }
 
 /** Polls `probe` until it returns true or `timeoutMs` passes. */

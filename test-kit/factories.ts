@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Models } from '../../src/models/create-models';
-import type { Opportunity } from '../../src/models/opportunity.model';
-import type { Organization } from '../../src/models/organization.model';
-import type { Subscription } from '../../src/models/subscription.model';
-import type { SweepReport } from '../../src/models/sweep-report.model';
-import type { Team } from '../../src/models/team.model';
-import type { Token } from '../../src/models/token.model';
-import type { User } from '../../src/models/user.model';
+import type { Models } from '../src/models/create-models';
+import type { Opportunity } from '../src/models/opportunity.model';
+import type { Organization } from '../src/models/organization.model';
+import type { Subscription } from '../src/models/subscription.model';
+import type { SweepReport } from '../src/models/sweep-report.model';
+import type { Team } from '../src/models/team.model';
+import type { Token } from '../src/models/token.model';
+import type { User } from '../src/models/user.model';
 
 let sequence = 0;
 /** A readable unique id: `usr_7_3fa1c2`. */
@@ -148,6 +148,36 @@ export async function seedStaffedOrg(
     users: [admin, admin2, manager, ...users],
   });
   return { orgId: org._id, admin, admin2, manager, users };
+}
+
+/** A member of a {@link StaffedOrg} with something for every deactivation step to do. */
+export interface LeavingEmployee extends StaffedOrg {
+  user: User;
+  /** Led by the organization's manager, so the manager receives the opportunities. */
+  team: Team;
+}
+
+/**
+ * A staffed organization's member in a team led by its manager, with 2 live tokens, 1 active
+ * subscription, 2 open opportunities and 1 won (which stays theirs).
+ */
+export async function seedLeavingEmployee(models: Models): Promise<LeavingEmployee> {
+  const staffed = await seedStaffedOrg(models, (orgId) => [userFixture(orgId)]);
+  const { orgId, manager } = staffed;
+  const [user] = staffed.users;
+  if (!user) throw new Error('seedStaffedOrg lost the extra user');
+  const team = teamFixture(orgId, { leaderId: manager._id, memberIds: [manager._id, user._id] });
+  await insertFixtures(models, {
+    teams: [team],
+    tokens: [tokenFixture(orgId, user._id), tokenFixture(orgId, user._id)],
+    subscriptions: [subscriptionFixture(orgId, user._id)],
+    opportunities: [
+      opportunityFixture(orgId, user._id),
+      opportunityFixture(orgId, user._id),
+      opportunityFixture(orgId, user._id, { status: 'won' }),
+    ],
+  });
+  return { ...staffed, user, team };
 }
 
 /** A sweep report as a sweep leaves it when it starts: `running`, nothing counted yet. */
