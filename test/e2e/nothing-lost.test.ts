@@ -106,8 +106,10 @@ async function withQueues<T>(
   use: (queues: { runs: Queue; steps: Queue; redis: Redis }) => Promise<T>,
 ): Promise<T> {
   const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null };
-  const runs = new Queue(queueNames.runs, { connection, prefix: queuePrefix });
-  const steps = new Queue(queueNames.steps, { connection, prefix: queuePrefix });
+  // No meta write on open: it could land just after a FLUSHALL and leave a key behind.
+  const options = { connection, prefix: queuePrefix, skipMetasUpdate: true };
+  const runs = new Queue(queueNames.runs, options);
+  const steps = new Queue(queueNames.steps, options);
   const plain = new Redis(redis.url, { maxRetriesPerRequest: null });
   try {
     return await use({ runs, steps, redis: plain });

@@ -23,6 +23,7 @@ import {
   acceptWithoutWorkers,
   openIdleProducer,
   startTestWorkers,
+  waitForRunJobFinished,
   waitForRunStatus,
 } from '../support/run-helpers';
 import { deletePrefix } from '../../test-kit/redis-keys';
@@ -643,6 +644,7 @@ describe('the deactivation engine with real workers', () => {
       const { user, opportunityIds } = await employeeWithWork(orgId);
       const accepted = await accept(orgId, user._id, actorId);
       const done = await waitForRunStatus(store.models, accepted._id, 'completed');
+      await waitForRunJobFinished(runsQueue, accepted._id);
       const before = await effects(orgId, user._id);
       const jobsBefore = await jobsOf(accepted._id);
       expect(jobsBefore).toHaveLength(6);

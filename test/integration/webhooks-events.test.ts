@@ -111,6 +111,14 @@ describe('webhook events', () => {
         (await t.h.models.webhookDeliveries.countDocuments({ orgId, status: 'delivered' })) ===
         total,
       40_000,
+      async () => ({
+        events: await t.h.models.webhookEvents.find({ orgId }, { type: 1 }).lean(),
+        deliveries: await t.h.models.webhookDeliveries
+          .find({ orgId }, { eventId: 1, status: 1, attempts: 1, queuedAt: 1 })
+          .lean(),
+        runs: await t.h.models.deactivations.find({ orgId }, { status: 1, source: 1 }).lean(),
+        sweep: await t.h.models.sweeps.findById(sweepId, { status: 1 }).lean(),
+      }),
     );
     // Facts recorded again (a retried job) add nothing.
     await recordRunFinished(t.h.models, secondId);

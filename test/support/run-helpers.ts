@@ -1,7 +1,8 @@
 import type { AppConfig } from '../../src/config/config';
-import { FlowProducer } from 'bullmq';
+import { FlowProducer, type Queue } from 'bullmq';
 import type { DeactivationRequest } from '../../src/deactivation/assess-deactivation';
 import { requestDeactivation } from '../../src/deactivation/request-deactivation';
+import { runJobId } from '../../src/queues/job-ids';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../../src/infra/redis-lock';
 import { createLogger, type Logger } from '../../src/logging/logger';
@@ -35,6 +36,24 @@ export async function waitForRunStatus(
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Polls until the run's parent job has finished in BullMQ: the job marks the run completed in
+ * MongoDB a moment before BullMQ moves it to `completed`.
+ */
+export async function waitForRunJobFinished(
+  runsQueue: Queue,
+  runId: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await (await runsQueue.getJob(runJobId(runId)))?.getState();
+    if (state === 'completed' || state === 'failed') return;
+    if (Date.now() > deadline) throw new Error(`run job of ${runId} is still ${String(state)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -112,14 +112,21 @@ export async function waitForDelivery(
   }
 }
 
-/** Polls until `check` returns true. */
+/**
+ * Polls until `check` returns true. On a timeout the error carries what `explain` says of the
+ * state then, so a slow or stuck wait says where it stopped.
+ */
 export async function until(
   check: () => boolean | Promise<boolean>,
   timeoutMs = 15_000,
+  explain?: () => Promise<unknown>,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline) {
+      const state = explain ? `: ${JSON.stringify(await explain())}` : '';
+      throw new Error(`condition not met in ${timeoutMs} ms${state}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
