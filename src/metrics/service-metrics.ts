@@ -88,6 +88,21 @@ export function createServiceMetrics(queues: readonly Queue[]): ServiceMetrics {
       help: 'MongoDB driver clients replaced because their server monitor stopped (see README)',
       registers: [registry],
     }),
+    ...createWebhookMetrics(registry),
+    sweepPoliciesSkipped: new Counter({
+      name: 'offboard_sweep_policies_skipped_total',
+      help: 'Stored sweep policies left unscheduled when restoring schedulers: invalid_schedule or scheduler_refused',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The webhook delivery worker's metrics, registered in `registry`. */
+function createWebhookMetrics(
+  registry: Registry,
+): Pick<ServiceMetrics, 'webhookDeliveries' | 'webhookLatency' | 'webhookEndpointsDisabled'> {
+  return {
     webhookDeliveries: new Counter({
       name: 'offboard_webhook_deliveries_total',
       help: 'Webhook delivery attempts, by outcome (delivered, retry, failed for good, skipped)',
@@ -104,12 +119,6 @@ export function createServiceMetrics(queues: readonly Queue[]): ServiceMetrics {
     webhookEndpointsDisabled: new Counter({
       name: 'offboard_webhook_endpoints_disabled_total',
       help: 'Webhook endpoints disabled by the worker, by reason (gone: 410; failing: 5 days)',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
-    sweepPoliciesSkipped: new Counter({
-      name: 'offboard_sweep_policies_skipped_total',
-      help: 'Stored sweep policies left unscheduled when restoring schedulers: invalid_schedule or scheduler_refused',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -6,6 +6,8 @@ import type { Logger } from '../logging/logger';
 import type { ServiceMetrics } from '../metrics/service-metrics';
 import type { Models } from '../models/create-models';
 import type { WebhookDelivery } from '../models/webhook-delivery.model';
+import type { WebhookEndpoint } from '../models/webhook-endpoint.model';
+import type { WebhookEvent } from '../models/webhook-event.model';
 import type { DeliveryJobData } from '../queues/job-kinds';
 import { disableEndpoint, failingLimitMs } from './disable-endpoint';
 import { openSecret, requireSecretsKey } from './secret-box';
@@ -24,6 +26,14 @@ export interface DeliveryDeps {
 
 type Outcome = 'delivered' | 'retry' | 'failed' | 'skipped';
 
+/** One run of the job: the delivery as read before it, and the time it decides by. */
+interface Attempt {
+  job: Job<DeliveryJobData>;
+  deps: DeliveryDeps;
+  delivery: WebhookDelivery;
+  now: Date;
+}
+
 /**
  * Delivers one event to one endpoint, one attempt per run of the job (DESIGN.md §8): signed
  * with every live secret, 2xx within the timeout is delivered; 410 disables the endpoint; any
@@ -36,7 +46,7 @@ export async function deliverWebhookJob(
   job: Job<DeliveryJobData>,
   deps: DeliveryDeps,
 ): Promise<unknown> {
-  const { models, logger, metrics, config } = deps;
+  const { models } = deps;
   const { deliveryId } = job.data;
   const delivery = await models.webhookDeliveries.findById(deliveryId).lean();
   if (!delivery || delivery.status === 'delivered') {
@@ -46,42 +56,59 @@ export async function deliverWebhookJob(
     models.webhookEndpoints.findById(delivery.endpointId).lean(),
     models.webhookEvents.findById(delivery.eventId).lean(),
   ]);
-  const now = new Date();
-  const record = (set: Partial<WebhookDelivery>): Promise<unknown> =>
-    models.webhookDeliveries.updateOne(
-      { _id: deliveryId, status: { $ne: 'delivered' } },
-      { $set: { ...set, updatedAt: new Date() } },
-    );
-  const finish = (outcome: Outcome, fields: Record<string, unknown>): void => {
-    metrics.webhookDeliveries.inc({ outcome });
-    logger.info(
-      {
-        deliveryId,
-        eventId: delivery.eventId,
-        endpointId: delivery.endpointId,
-        orgId: delivery.orgId,
-        attempt: job.attemptsMade + 1,
-        outcome,
-        ...fields,
-      },
-      'webhook attempt',
-    );
-  };
+  const attempt: Attempt = { job, deps, delivery, now: new Date() };
 
   if (!endpoint?.enabled) {
     const reason = endpoint ? 'endpoint_disabled' : 'endpoint_deleted';
-    await record({ status: 'failed', lastError: reason, nextAttemptAt: null });
-    finish('skipped', { error: reason });
+    await record(attempt, { status: 'failed', lastError: reason, nextAttemptAt: null });
+    finish(attempt, 'skipped', { error: reason });
     return { deliveryId, status: 'failed', reason };
   }
   if (!event) {
-    await record({ status: 'failed', lastError: 'event_not_found', nextAttemptAt: null });
+    await record(attempt, { status: 'failed', lastError: 'event_not_found', nextAttemptAt: null });
     throw new AppError('webhook_event_not_found', `Event ${delivery.eventId} does not exist`);
   }
+  const outcome = await signAndSend(attempt, endpoint, event);
+  return outcome.error === null
+    ? recordDelivered(attempt, endpoint, outcome)
+    : recordFailure(attempt, endpoint, outcome);
+}
 
-  let outcome: SendOutcome;
+/** Writes the delivery, unless another run has delivered it meanwhile. */
+function record(attempt: Attempt, set: Partial<WebhookDelivery>): Promise<unknown> {
+  return attempt.deps.models.webhookDeliveries.updateOne(
+    { _id: attempt.job.data.deliveryId, status: { $ne: 'delivered' } },
+    { $set: { ...set, updatedAt: new Date() } },
+  );
+}
+
+/** Counts the attempt and writes its one log line. */
+function finish(attempt: Attempt, outcome: Outcome, fields: Record<string, unknown>): void {
+  const { job, deps, delivery } = attempt;
+  deps.metrics.webhookDeliveries.inc({ outcome });
+  deps.logger.info(
+    {
+      deliveryId: job.data.deliveryId,
+      eventId: delivery.eventId,
+      endpointId: delivery.endpointId,
+      orgId: delivery.orgId,
+      attempt: job.attemptsMade + 1,
+      outcome,
+      ...fields,
+    },
+    'webhook attempt',
+  );
+}
+
+/** Signs the event with every live secret and sends it once. */
+async function signAndSend(
+  attempt: Attempt,
+  endpoint: WebhookEndpoint,
+  event: WebhookEvent,
+): Promise<SendOutcome> {
+  const { deps, now } = attempt;
   try {
-    const key = requireSecretsKey(config.secretsKey);
+    const key = requireSecretsKey(deps.config.secretsKey);
     const secrets = endpoint.secrets
       .filter((secret) => secret.expiresAt === null || secret.expiresAt > now)
       .map((secret) => openSecret(key, secret.sealed, endpoint._id));
@@ -91,85 +118,124 @@ export async function deliverWebhookJob(
       data: event.data,
     });
     const headers = signWebhook(secrets, event._id, now, body);
-    outcome = await sendWebhook(
+    return await sendWebhook(
       deps.dispatcher,
       { url: endpoint.url, body, headers },
-      config.timeoutMs,
+      deps.config.timeoutMs,
     );
   } catch (error) {
     // Signing needs SECRETS_KEY and a secret that decrypts with it: an operator's fix, then a
     // retry from the dashboard.
     const code = error instanceof AppError ? error.code : 'internal';
-    await record({ status: 'failed', lastError: code, nextAttemptAt: null });
-    finish('failed', { error: code });
+    await record(attempt, { status: 'failed', lastError: code, nextAttemptAt: null });
+    finish(attempt, 'failed', { error: code });
     throw error;
   }
-  const attempts = delivery.attempts + 1;
-  const seconds = outcome.durationMs / 1000;
-  const attempt = { statusCode: outcome.statusCode, durationMs: outcome.durationMs };
+}
 
-  if (outcome.error === null) {
-    await record({
-      status: 'delivered',
-      attempts,
-      lastStatusCode: outcome.statusCode,
-      lastError: null,
-      nextAttemptAt: null,
-      deliveredAt: new Date(),
-    });
-    if (endpoint.failingSince !== null) {
-      await models.webhookEndpoints.updateOne(
-        { _id: endpoint._id, failingSince: { $ne: null } },
-        { $set: { failingSince: null } },
-      );
-    }
-    metrics.webhookLatency.observe({ outcome: 'delivered' }, seconds);
-    finish('delivered', attempt);
-    return { deliveryId, status: 'delivered', statusCode: outcome.statusCode };
-  }
-
-  metrics.webhookLatency.observe({ outcome: 'failed' }, seconds);
-  // Only the first failure since the last success starts the clock: one write, not one per
-  // attempt of every delivery while a receiver is down.
-  if (endpoint.failingSince === null) {
-    await models.webhookEndpoints.updateOne(
-      { _id: endpoint._id, failingSince: null },
-      { $set: { failingSince: now } },
+/** A 2xx: the delivery is done and the endpoint's failing clock stops. */
+async function recordDelivered(
+  attempt: Attempt,
+  endpoint: WebhookEndpoint,
+  outcome: SendOutcome,
+): Promise<unknown> {
+  const { deps, delivery } = attempt;
+  await record(attempt, {
+    status: 'delivered',
+    attempts: delivery.attempts + 1,
+    lastStatusCode: outcome.statusCode,
+    lastError: null,
+    nextAttemptAt: null,
+    deliveredAt: new Date(),
+  });
+  if (endpoint.failingSince !== null) {
+    await deps.models.webhookEndpoints.updateOne(
+      { _id: endpoint._id, failingSince: { $ne: null } },
+      { $set: { failingSince: null } },
     );
   }
-  const failingSince = endpoint.failingSince ?? now;
+  deps.metrics.webhookLatency.observe({ outcome: 'delivered' }, outcome.durationMs / 1000);
+  finish(attempt, 'delivered', { statusCode: outcome.statusCode, durationMs: outcome.durationMs });
+  return {
+    deliveryId: attempt.job.data.deliveryId,
+    status: 'delivered',
+    statusCode: outcome.statusCode,
+  };
+}
+
+/**
+ * Anything but a 2xx: either another attempt after the chosen delay (thrown, for the queue's
+ * backoff), or, on a 410, five days of failing or the last attempt, failed for good.
+ */
+async function recordFailure(
+  attempt: Attempt,
+  endpoint: WebhookEndpoint,
+  outcome: SendOutcome,
+): Promise<unknown> {
+  const { job, deps, delivery, now } = attempt;
+  deps.metrics.webhookLatency.observe({ outcome: 'failed' }, outcome.durationMs / 1000);
+  const failingSince = await startFailingClock(attempt, endpoint);
   const gone = outcome.statusCode === 410;
   const failedTooLong = now.getTime() - failingSince.getTime() >= failingLimitMs;
   const lastAttempt = gone || failedTooLong || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   const delay = lastAttempt
     ? null
-    : retryDelayMs(config.retryScheduleMs, job.attemptsMade + 1, outcome.retryAfterMs);
+    : retryDelayMs(deps.config.retryScheduleMs, job.attemptsMade + 1, outcome.retryAfterMs);
   // The endpoint is switched off before the delivery reads failed: whoever sees the one sees
   // the other.
   if (gone || failedTooLong) {
-    const reason = gone ? 'gone' : 'failing';
-    const disabled = await disableEndpoint(models, endpoint, reason, {
-      deliveryId,
-      statusCode: outcome.statusCode,
-    });
-    if (disabled) {
-      metrics.webhookEndpointsDisabled.inc({ reason });
-      logger.warn(
-        { endpointId: endpoint._id, orgId: endpoint.orgId, reason },
-        'webhook endpoint disabled',
-      );
-    }
+    await disableForGood(attempt, endpoint, gone ? 'gone' : 'failing', outcome.statusCode);
   }
-  await record({
+  await record(attempt, {
     status: lastAttempt ? 'failed' : 'pending',
-    attempts,
+    attempts: delivery.attempts + 1,
     lastStatusCode: outcome.statusCode,
     lastError: outcome.error,
     nextAttemptAt: delay === null ? null : new Date(now.getTime() + delay),
   });
-  finish(lastAttempt ? 'failed' : 'retry', { ...attempt, error: outcome.error, retryInMs: delay });
+  finish(attempt, lastAttempt ? 'failed' : 'retry', {
+    statusCode: outcome.statusCode,
+    durationMs: outcome.durationMs,
+    error: outcome.error,
+    retryInMs: delay,
+  });
+  const { deliveryId } = job.data;
   if (gone || failedTooLong) return { deliveryId, status: 'failed', error: outcome.error };
   throw new AppError('webhook_delivery_failed', `Delivery ${deliveryId} failed: ${outcome.error}`, {
     details: { retryDelayMs: delay, statusCode: outcome.statusCode },
   });
+}
+
+/** When the endpoint started failing, starting the clock now if it was not running. */
+async function startFailingClock(attempt: Attempt, endpoint: WebhookEndpoint): Promise<Date> {
+  // Only the first failure since the last success starts the clock: one write, not one per
+  // attempt of every delivery while a receiver is down.
+  if (endpoint.failingSince === null) {
+    await attempt.deps.models.webhookEndpoints.updateOne(
+      { _id: endpoint._id, failingSince: null },
+      { $set: { failingSince: attempt.now } },
+    );
+  }
+  return endpoint.failingSince ?? attempt.now;
+}
+
+/** Disables the endpoint; only the run that switches it off counts and logs it. */
+async function disableForGood(
+  attempt: Attempt,
+  endpoint: WebhookEndpoint,
+  reason: 'gone' | 'failing',
+  statusCode: number | null,
+): Promise<void> {
+  const { deps, job } = attempt;
+  const disabled = await disableEndpoint(deps.models, endpoint, reason, {
+    deliveryId: job.data.deliveryId,
+    statusCode,
+  });
+  if (disabled) {
+    deps.metrics.webhookEndpointsDisabled.inc({ reason });
+    deps.logger.warn(
+      { endpointId: endpoint._id, orgId: endpoint.orgId, reason },
+      'webhook endpoint disabled',
+    );
+  }
 }

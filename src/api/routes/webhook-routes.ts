@@ -46,28 +46,45 @@ const refusals = {
   },
 };
 
-/** `/v1/orgs/:orgId/webhooks`: endpoints, secret rotation, the delivery log and its retry. */
-export function webhookRoutes(deps: {
+/** What the webhook routes share: the models, the endpoint repository's deps and the queue. */
+interface WebhookRouteDeps {
   models: Models;
-  queues: readonly Queue[];
-  webhooks?: WebhookConfig | undefined;
-}): RouteDefinition[] {
-  const { models } = deps;
-  const endpointDeps: EndpointDeps = {
-    models,
-    config: deps.webhooks ?? {
-      secretsKey: null,
-      allowedAddresses: [],
-      retryScheduleMs: [],
-      timeoutMs: 15_000,
-      relayIntervalMs: 1_000,
-    },
+  endpointDeps: EndpointDeps;
+  webhooksQueue: () => Queue;
+}
+
+/** A page of an endpoint's delivery log, newest first, and the cursor of the next page. */
+async function findDeliveryPage(
+  models: Models,
+  endpointId: string,
+  query: z.output<typeof deliveryListQuerySchema>,
+): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+  const filter: Record<string, unknown> = { endpointId };
+  if (query.status !== undefined) filter.status = query.status;
+  const after = decodePageCursor(query.cursor);
+  if (after !== null) {
+    // Never null here: the cursor is decoded without `nullableTime`.
+    const at = new Date(after.at ?? 0);
+    filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: after.id } }];
+  }
+  const deliveries = await models.webhookDeliveries
+    .find(filter)
+    .sort({ createdAt: -1, _id: -1 })
+    .limit(query.limit + 1)
+    .lean();
+  const page = deliveries.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toDeliveryView),
+    nextCursor:
+      deliveries.length > query.limit && last
+        ? encodeCursor([last.createdAt.getTime(), last._id])
+        : null,
   };
-  const webhooksQueue = (): Queue => {
-    const queue = deps.queues.find((candidate) => candidate.name === queueNames.webhooks);
-    if (!queue) throw new AppError('internal', 'The webhooks queue is not open');
-    return queue;
-  };
+}
+
+/** `/webhooks`: create an endpoint (its secret shown once) and list them. */
+function endpointCollectionRoutes({ models, endpointDeps }: WebhookRouteDeps): RouteDefinition[] {
   return [
     defineRoute({
       method: 'post',
@@ -128,6 +145,12 @@ export function webhookRoutes(deps: {
         return { status: 200, body: { items: endpoints.map(toEndpointView) } };
       },
     }),
+  ];
+}
+
+/** `/webhooks/:id`: read, change and delete one endpoint. */
+function endpointRoutes({ models, endpointDeps }: WebhookRouteDeps): RouteDefinition[] {
+  return [
     defineRoute({
       method: 'get',
       path: '/v1/orgs/:orgId/webhooks/:id',
@@ -171,28 +194,42 @@ export function webhookRoutes(deps: {
         return { status: 204, body: null };
       },
     }),
-    defineRoute({
-      method: 'post',
-      path: '/v1/orgs/:orgId/webhooks/:id/rotate-secret',
-      summary: 'A new signing secret (shown once); the old one keeps signing beside it for 24 h',
-      scope: 'admin',
-      params: webhookParamsSchema,
-      responses: {
-        200: { description: 'The new secret', schema: rotatedSecretSchema },
-        ...commonErrorResponses,
-      },
-      handler: async ({ params, apiKey }) => {
-        const rotated = await rotateSecret(endpointDeps, params, actorOf(apiKey));
-        return {
-          status: 200,
-          body: {
-            id: rotated.endpoint._id,
-            secret: rotated.secret,
-            previousSecretExpiresAt: rotated.previousSecretExpiresAt,
-          },
-        };
-      },
-    }),
+  ];
+}
+
+/** `/webhooks/:id/rotate-secret`: a new signing secret beside the old one. */
+function rotateSecretRoute({ endpointDeps }: WebhookRouteDeps): RouteDefinition {
+  return defineRoute({
+    method: 'post',
+    path: '/v1/orgs/:orgId/webhooks/:id/rotate-secret',
+    summary: 'A new signing secret (shown once); the old one keeps signing beside it for 24 h',
+    scope: 'admin',
+    params: webhookParamsSchema,
+    responses: {
+      200: { description: 'The new secret', schema: rotatedSecretSchema },
+      ...commonErrorResponses,
+    },
+    handler: async ({ params, apiKey }) => {
+      const rotated = await rotateSecret(endpointDeps, params, actorOf(apiKey));
+      return {
+        status: 200,
+        body: {
+          id: rotated.endpoint._id,
+          secret: rotated.secret,
+          previousSecretExpiresAt: rotated.previousSecretExpiresAt,
+        },
+      };
+    },
+  });
+}
+
+/** `/webhooks/:id/deliveries`: the delivery log and the retry of one delivery. */
+function deliveryRoutes({
+  models,
+  endpointDeps,
+  webhooksQueue,
+}: WebhookRouteDeps): RouteDefinition[] {
+  return [
     defineRoute({
       method: 'get',
       path: '/v1/orgs/:orgId/webhooks/:id/deliveries',
@@ -213,31 +250,7 @@ export function webhookRoutes(deps: {
       },
       handler: async ({ params, query }) => {
         const endpoint = await findEndpoint(models, params.orgId, params.id);
-        const filter: Record<string, unknown> = { endpointId: endpoint._id };
-        if (query.status !== undefined) filter.status = query.status;
-        const after = decodePageCursor(query.cursor);
-        if (after !== null) {
-          // Never null here: the cursor is decoded without `nullableTime`.
-          const at = new Date(after.at ?? 0);
-          filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: after.id } }];
-        }
-        const deliveries = await models.webhookDeliveries
-          .find(filter)
-          .sort({ createdAt: -1, _id: -1 })
-          .limit(query.limit + 1)
-          .lean();
-        const page = deliveries.slice(0, query.limit);
-        const last = page.at(-1);
-        return {
-          status: 200,
-          body: {
-            items: page.map(toDeliveryView),
-            nextCursor:
-              deliveries.length > query.limit && last
-                ? encodeCursor([last.createdAt.getTime(), last._id])
-                : null,
-          },
-        };
+        return { status: 200, body: await findDeliveryPage(models, endpoint._id, query) };
       },
     }),
     defineRoute({
@@ -263,5 +276,36 @@ export function webhookRoutes(deps: {
         return { status: 202, body: toDeliveryView(delivery) };
       },
     }),
+  ];
+}
+
+/** `/v1/orgs/:orgId/webhooks`: endpoints, secret rotation, the delivery log and its retry. */
+export function webhookRoutes(deps: {
+  models: Models;
+  queues: readonly Queue[];
+  webhooks?: WebhookConfig | undefined;
+}): RouteDefinition[] {
+  const { models } = deps;
+  const endpointDeps: EndpointDeps = {
+    models,
+    config: deps.webhooks ?? {
+      secretsKey: null,
+      allowedAddresses: [],
+      retryScheduleMs: [],
+      timeoutMs: 15_000,
+      relayIntervalMs: 1_000,
+    },
+  };
+  const webhooksQueue = (): Queue => {
+    const queue = deps.queues.find((candidate) => candidate.name === queueNames.webhooks);
+    if (!queue) throw new AppError('internal', 'The webhooks queue is not open');
+    return queue;
+  };
+  const shared: WebhookRouteDeps = { models, endpointDeps, webhooksQueue };
+  return [
+    ...endpointCollectionRoutes(shared),
+    ...endpointRoutes(shared),
+    rotateSecretRoute(shared),
+    ...deliveryRoutes(shared),
   ];
 }
