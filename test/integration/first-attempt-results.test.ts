@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { stepTable } from '../../src/deactivation/deactivation-flow.job';
 import { runStepRecord } from '../../src/deactivation/run-steps';
 import type { StepInput } from '../../src/deactivation/steps/step';
+import type { RedisClient } from '../../src/infra/redis-connection';
 import { createRedisLock, type KeyedLock } from '../../src/infra/redis-lock';
 import type { Deactivation } from '../../src/models/deactivation.model';
 import {
@@ -14,15 +14,15 @@ import {
   userFixture,
 } from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
-import { openTestStore, redisUrl, uniqueName, type TestStore } from '../support/test-env';
+import { openTestRedis, openTestStore, uniqueName, type TestStore } from '../support/test-env';
 
 let store: TestStore;
-let redis: Redis;
+let redis: RedisClient;
 let locks: KeyedLock;
 let idle: IdleProducer;
 beforeAll(async () => {
   store = await openTestStore('firstattempt');
-  redis = new Redis(redisUrl);
+  redis = openTestRedis();
   locks = createRedisLock(redis, { prefix: uniqueName('locks') });
   idle = openIdleProducer();
 });
