@@ -34,7 +34,7 @@ export interface WebhookDrillFigures {
  * 7. The receiver is down while `runs` deactivations complete, then comes back answering 503
  * to the first request of every event and 204 after. Every `deactivation.completed` must reach
  * it at least once, signed (verified with `standardwebhooks`), every retry of one event under
- * the same `webhook-id`, none lost. The retry schedule is the §8 one shortened (1 s … 60 s) so
+ * the same `webhook-id`, none lost. The retry schedule is the documented one (docs/webhooks.md) shortened (1 s … 60 s) so
  * the drill takes minutes rather than a day; the shape is the same. Also reported: the
  * receiver's requests beyond one per event, all under the event's own `webhook-id`.
  */
@@ -51,7 +51,7 @@ export async function webhookReceiverDown(
     ...drillEnv(context.mongoUrl, store.dbName, redis.url),
     SECRETS_KEY: randomBytes(32).toString('base64'),
     WEBHOOK_ALLOWED_ADDRESSES: '127.0.0.1/32',
-    // The §8 ramp shortened, then a retry a minute for half an hour: longer than the receiver
+    // The documented ramp (docs/webhooks.md) shortened, then a retry a minute for half an hour: longer than the receiver
     // is down however slow the machine, and each delivery back within a minute of its return.
     WEBHOOK_RETRY_SCHEDULE_MS: [
       '1000',

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors/app-error';
 import { parseAddressRange, type AddressRange } from '../webhooks/address-range';
 
-/** §8's retry delays of a webhook delivery: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+/** The retry delays of a webhook delivery: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
 const defaultRetrySchedule = [
   5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
 ];

@@ -32,7 +32,7 @@ const nonPublicRanges: readonly [string, number, 'ipv4' | 'ipv6'][] = [
   ['ff00::', 8, 'ipv6'],
 ];
 
-/** Decides which addresses a webhook may connect to (DESIGN.md §8). */
+/** Decides which addresses a webhook may connect to (docs/webhooks.md). */
 export interface AddressPolicy {
   /** A public address, or one the operator allowed. */
   permits: (address: string) => boolean;

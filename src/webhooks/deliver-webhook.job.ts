@@ -35,7 +35,7 @@ interface Attempt {
 }
 
 /**
- * Delivers one event to one endpoint, one attempt per run of the job (DESIGN.md §8): signed
+ * Delivers one event to one endpoint, one attempt per run of the job (docs/webhooks.md): signed
  * with every live secret, 2xx within the timeout is delivered; 410 disables the endpoint; any
  * other answer (3xx included: redirects are not followed), a timeout or a refused connection
  * records the attempt and throws the retryable `webhook_delivery_failed` carrying the chosen

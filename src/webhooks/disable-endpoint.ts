@@ -4,7 +4,7 @@ import type { WebhookEndpoint } from '../models/webhook-endpoint.model';
 /** The actor of what the delivery worker decides on its own. */
 export const webhooksActorId = 'system:webhooks';
 
-/** How long an endpoint may keep failing before it is disabled (DESIGN.md §8). */
+/** How long an endpoint may keep failing before it is disabled (docs/webhooks.md). */
 export const failingLimitMs = 5 * 24 * 60 * 60 * 1000;
 
 /**

@@ -29,7 +29,7 @@ export function chosenDelay(error: unknown): number | null {
 }
 
 /**
- * BullMQ's custom backoff for the `webhooks` queue (DESIGN.md §8): the delay the failed attempt
+ * BullMQ's custom backoff for the `webhooks` queue (docs/webhooks.md): the delay the failed attempt
  * chose and recorded, so the delivery log's `nextAttemptAt` is when the retry really comes;
  * otherwise (a crash, an error thrown before the attempt) the schedule's. Other types fall
  * through to BullMQ's built-in strategies, which it looks up before calling this one.

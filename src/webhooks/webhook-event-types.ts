@@ -1,4 +1,4 @@
-/** The events an endpoint can subscribe to (DESIGN.md §8). */
+/** The events an endpoint can subscribe to (docs/webhooks.md). */
 export const webhookEventTypes = [
   'deactivation.completed',
   'deactivation.failed',

@@ -23,7 +23,7 @@ let queue: Queue;
 const redis = openTestRedis();
 
 beforeAll(async () => {
-  // Five attempts within about three seconds: the §8 schedule, shortened through the config.
+  // Five attempts within about three seconds: the documented schedule, shortened through the config.
   t = await openWebhookHarness(
     'wh-delivery',
     webhookTestEnv({

@@ -153,7 +153,7 @@ describe('the address policy', () => {
 
 describe('the retry schedule', () => {
   const schedule = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-  it('follows §8 with ±10 % jitter', () => {
+  it('follows the documented schedule with ±10 % jitter', () => {
     schedule.forEach((delay, index) => {
       expect(retryDelayMs(schedule, index + 1, null, () => 0)).toBe(Math.round(delay * 0.9));
       expect(retryDelayMs(schedule, index + 1, null, () => 1)).toBe(Math.round(delay * 1.1));
