@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Models } from '../src/models/create-models';
+import { newSweepReport } from '../src/sweeps/run-sweep.job';
 import type { Opportunity } from '../src/models/opportunity.model';
-import type { Organization } from '../src/models/organization.model';
+import type { Organization, SweepPolicy } from '../src/models/organization.model';
 import type { Subscription } from '../src/models/subscription.model';
 import type { SweepReport } from '../src/models/sweep-report.model';
 import type { Team } from '../src/models/team.model';
@@ -180,28 +181,33 @@ export async function seedLeavingEmployee(models: Models): Promise<LeavingEmploy
   return { ...staffed, user, team };
 }
 
+/** An enabled sweep policy: 90 days inactive, daily at 03:00 UTC, no exempt roles, 500 a run. */
+export function sweepPolicyFixture(overrides: Partial<SweepPolicy> = {}): SweepPolicy {
+  return {
+    enabled: true,
+    inactiveDays: 90,
+    neverLoggedInDays: null,
+    exemptRoles: [],
+    cron: '0 3 * * *',
+    timezone: 'UTC',
+    dryRun: false,
+    maxPerRun: 500,
+    ...overrides,
+  };
+}
+
 /** A sweep report as a sweep leaves it when it starts: `running`, nothing counted yet. */
 export function sweepReportFixture(
   orgId: string,
   overrides: Partial<SweepReport> = {},
 ): SweepReport {
   return {
-    _id: `${orgId}-${newId('fire')}`,
-    orgId,
-    status: 'running',
-    dryRun: false,
-    startedAt: new Date(),
-    finishedAt: null,
-    matched: 0,
-    selected: 0,
-    deactivated: 0,
-    skippedByReason: {},
-    held: false,
-    maxPerRun: 100,
-    bulkId: null,
-    approvedBy: null,
-    approvedAt: null,
-    error: null,
+    ...newSweepReport(
+      `${orgId}-${newId('fire')}`,
+      orgId,
+      sweepPolicyFixture({ maxPerRun: 100 }),
+      new Date(),
+    ),
     ...overrides,
   };
 }

@@ -10,6 +10,7 @@ import { queueNames } from '../../src/queues/queue-names';
 import { sweepActorId } from '../../src/sweeps/run-sweep.job';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { sweepPolicyFixture } from '../../test-kit/factories';
 import {
   alternate,
   benchConfig,
@@ -28,16 +29,7 @@ const dayMs = 24 * 60 * 60 * 1000;
 
 /** The sweep of every sample: 90 days without a login, nothing exempt, no cap below N. */
 function policy(users: number): SweepPolicy {
-  return {
-    enabled: true,
-    inactiveDays: 90,
-    neverLoggedInDays: null,
-    exemptRoles: [],
-    cron: '0 3 * * *',
-    timezone: 'UTC',
-    dryRun: false,
-    maxPerRun: users,
-  };
+  return sweepPolicyFixture({ maxPerRun: users });
 }
 
 /**

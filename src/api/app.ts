@@ -40,6 +40,7 @@ import { sweepRoutes } from './routes/sweep-routes';
 import { userRoutes } from './routes/user-routes';
 import { webhookRoutes } from './routes/webhook-routes';
 import type { RedisClient } from '../infra/redis-connection';
+import type { Producers } from '../queues/producers';
 
 /** What the HTTP layer needs; built by the entry point's composition root. */
 export interface ApiDeps {
@@ -65,6 +66,36 @@ export interface ApiDeps {
   webhooks?: WebhookConfig;
   /** The admin console's sessions; the configuration's defaults when absent. */
   console?: ConsoleConfig;
+}
+
+/** What a process has open when it builds its API. */
+export interface ApiConnections {
+  mongo: Connection;
+  models: Models;
+  redis: RedisClient;
+  producers: Producers;
+  metrics: ServiceMetrics;
+  logger: Logger;
+}
+
+/**
+ * The API as a process builds it: its open connections and the settings of `config`. The
+ * composition root and the tests' harness both build it here, so they cannot drift apart.
+ */
+export function createAppFromConfig(config: AppConfig, open: ApiConnections): Express {
+  return createApp({
+    mongo: open.mongo,
+    models: open.models,
+    redis: open.redis,
+    logger: open.logger,
+    metrics: open.metrics,
+    dashboard: config.dashboard,
+    security: config.security,
+    queuePrefix: config.queuePrefix,
+    webhooks: config.webhooks,
+    console: config.console,
+    ...open.producers,
+  });
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,128}$/;

@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { createMetricsApp } from '../api/admin/metrics-app';
-import { createApp } from '../api/app';
+import { createAppFromConfig } from '../api/app';
 import { loadConfig, type AppConfig } from '../config/config';
 import { seedDemo } from '../demo/seed-demo';
 import { connectMongo, reopenMongo } from '../infra/mongo-connection';
@@ -79,19 +79,7 @@ async function startRoles(
   const { mongo, models, redis, producers, metrics } = stores;
   const closables: Closable[] = [];
   if (roles.api) {
-    const app = createApp({
-      mongo,
-      models,
-      redis,
-      logger,
-      metrics,
-      dashboard: config.dashboard,
-      security: config.security,
-      queuePrefix: config.queuePrefix,
-      webhooks: config.webhooks,
-      console: config.console,
-      ...producers,
-    });
+    const app = createAppFromConfig(config, { mongo, models, redis, producers, metrics, logger });
     const server = await listen(app, config.port);
     logger.info({ port: config.port, dashboard: config.dashboard !== null }, 'api listening');
     closables.push({ name: 'http server', close: () => closeServer(server) });

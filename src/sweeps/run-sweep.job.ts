@@ -21,7 +21,12 @@ export interface SweepDeps {
 }
 
 /** A fresh report of one fire: `running`, nothing counted yet. */
-function newReport(sweepId: string, orgId: string, policy: SweepPolicy, now: Date): SweepReport {
+export function newSweepReport(
+  sweepId: string,
+  orgId: string,
+  policy: SweepPolicy,
+  now: Date,
+): SweepReport {
   return {
     _id: sweepId,
     orgId,
@@ -86,7 +91,7 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
   // The bulk's id derives from the sweep's, so an attempt that resumes after a crash writes
   // the very same documents instead of new ones.
   const bulkId = `sweep-${sweepId}`;
-  const claim = await claimSweep(deps, newReport(sweepId, orgId, policy, new Date()), bulkId);
+  const claim = await claimSweep(deps, newSweepReport(sweepId, orgId, policy, new Date()), bulkId);
   if ('stop' in claim) {
     return claim.stop === 'resumed'
       ? { orgId, sweepId, resumed: true }

@@ -11,6 +11,7 @@ import {
   opportunityFixture,
   orgFixture,
   subscriptionFixture,
+  sweepPolicyFixture,
   tokenFixture,
   userFixture,
 } from '../../test-kit/factories';
@@ -32,18 +33,14 @@ let steps: Queue;
 let maintenance: Queue;
 let sweeps: Queue;
 
-const policy = (overrides: Partial<SweepPolicy> = {}): SweepPolicy => ({
-  enabled: true,
-  inactiveDays: 90,
-  neverLoggedInDays: null,
-  exemptRoles: [],
-  // Never fires during the test: only the schedule's presence is under test.
-  cron: '0 0 1 1 *',
-  timezone: 'Europe/Paris',
-  dryRun: true,
-  maxPerRun: 500,
-  ...overrides,
-});
+const policy = (overrides: Partial<SweepPolicy> = {}): SweepPolicy =>
+  sweepPolicyFixture({
+    // Never fires during the test: only the schedule's presence is under test.
+    cron: '0 0 1 1 *',
+    timezone: 'Europe/Paris',
+    dryRun: true,
+    ...overrides,
+  });
 
 beforeAll(async () => {
   redis = await createPrivateRedis();

@@ -7,6 +7,7 @@ import {
   daysAgo,
   insertFixtures,
   orgFixture,
+  sweepPolicyFixture,
   sweepReportFixture,
   userFixture,
 } from '../../test-kit/factories';
@@ -32,16 +33,7 @@ const reason = 'private words about Zebedee';
 describe('webhook events', () => {
   it('emits each type exactly once per fact, whatever the path, with no personal data', async () => {
     const org = orgFixture({
-      sweepPolicy: {
-        enabled: true,
-        inactiveDays: 90,
-        neverLoggedInDays: null,
-        exemptRoles: [],
-        cron: '0 3 * * *',
-        timezone: 'UTC',
-        dryRun: false,
-        maxPerRun: 1,
-      },
+      sweepPolicy: sweepPolicyFixture({ maxPerRun: 1 }),
     });
     const orgId = org._id;
     const admin = userFixture(orgId, { role: 'admin' });
@@ -224,16 +216,7 @@ describe('a job that stopped right after its final write', () => {
       organizations: [
         {
           ...org,
-          sweepPolicy: {
-            enabled: true,
-            inactiveDays: 90,
-            neverLoggedInDays: null,
-            exemptRoles: [],
-            cron: '0 3 * * *',
-            timezone: 'UTC',
-            dryRun: false,
-            maxPerRun: 1,
-          },
+          sweepPolicy: sweepPolicyFixture({ maxPerRun: 1 }),
         },
       ],
     });

@@ -1,6 +1,6 @@
 import type { FlowProducer } from 'bullmq';
 import type { Express } from 'express';
-import { createApp } from '../../src/api/app';
+import { createAppFromConfig } from '../../src/api/app';
 import type { AppConfig } from '../../src/config/config';
 import { createRedisConnection } from '../../src/infra/redis-connection';
 import { createLogger, type Logger } from '../../src/logging/logger';
@@ -42,18 +42,13 @@ export async function openApiHarness(
   const producers = createProducers(redis, config.queuePrefix, logger);
   const { flows } = producers;
   const metrics = createServiceMetrics(producers.queues);
-  const app = createApp({
+  const app = createAppFromConfig(config, {
     mongo: store.mongo,
     models: store.models,
     redis,
-    logger,
+    producers,
     metrics,
-    dashboard: config.dashboard,
-    security: config.security,
-    queuePrefix: config.queuePrefix,
-    webhooks: config.webhooks,
-    console: config.console,
-    ...producers,
+    logger,
   });
   return {
     app,
