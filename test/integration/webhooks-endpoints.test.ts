@@ -169,4 +169,48 @@ describe('webhook endpoints over HTTP', () => {
       await withoutAllowance.close();
     }
   });
+  it('pages the delivery log newest first, ties by id, with a status filter', async () => {
+    const created = await t.call('post', path, hook());
+    const { id } = created.body as { id: string };
+    const at = new Date('2026-01-02T03:04:05.000Z');
+    const deliveries = [0, 1, 2, 3, 4].map((i) => ({
+      _id: `dlv_page_${i}`,
+      orgId: org._id,
+      endpointId: id,
+      eventId: `deactivation.completed:run_${i}`,
+      eventType: 'deactivation.completed' as const,
+      status: i % 2 === 0 ? ('delivered' as const) : ('failed' as const),
+      attempts: 1,
+      lastStatusCode: null,
+      lastError: null,
+      nextAttemptAt: null,
+      queuedAt: null,
+      // 2 and 3 share a time and fall on two pages: the id breaks the tie.
+      createdAt: new Date(at.getTime() + ([0, 1, 2, 2, 4][i] ?? 0) * 1000),
+      updatedAt: at,
+      deliveredAt: null,
+    }));
+    await t.h.models.webhookDeliveries.insertMany(deliveries);
+    const seen = async (query: string): Promise<string[]> => {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const suffix: string = cursor === null ? '' : `&cursor=${cursor}`;
+        const res = await t.call('get', `${path}/${id}/deliveries?limit=2${query}${suffix}`);
+        expect(res.status).toBe(200);
+        const body = res.body as { items: { id: string }[]; nextCursor: string | null };
+        ids.push(...body.items.map((item) => item.id));
+        cursor = body.nextCursor;
+      } while (cursor !== null);
+      return ids;
+    };
+    expect(await seen('')).toEqual([
+      'dlv_page_4',
+      'dlv_page_3',
+      'dlv_page_2',
+      'dlv_page_1',
+      'dlv_page_0',
+    ]);
+    expect(await seen('&status=failed')).toEqual(['dlv_page_3', 'dlv_page_1']);
+  });
 });

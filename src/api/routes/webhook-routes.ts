@@ -16,7 +16,8 @@ import {
   updateEndpoint,
   type EndpointDeps,
 } from '../../webhooks/endpoint-repository';
-import { decodePageCursor, encodeCursor } from '../cursor';
+import { decodePageCursor, pageBody } from '../cursor';
+import { keysetPage } from '../../store/keyset-page';
 import { requireOrganization } from '../require-organization';
 import { defineRoute, type RouteDefinition } from '../route-definition';
 import {
@@ -59,28 +60,14 @@ async function findDeliveryPage(
   endpointId: string,
   query: z.output<typeof deliveryListQuerySchema>,
 ): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
-  const filter: Record<string, unknown> = { endpointId };
-  if (query.status !== undefined) filter.status = query.status;
-  const after = decodePageCursor(query.cursor);
-  if (after !== null) {
-    // Never null here: the cursor is decoded without `nullableTime`.
-    const at = new Date(after.at ?? 0);
-    filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: after.id } }];
-  }
-  const deliveries = await models.webhookDeliveries
-    .find(filter)
-    .sort({ createdAt: -1, _id: -1 })
-    .limit(query.limit + 1)
-    .lean();
-  const page = deliveries.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(toDeliveryView),
-    nextCursor:
-      deliveries.length > query.limit && last
-        ? encodeCursor([last.createdAt.getTime(), last._id])
-        : null,
-  };
+  const page = await keysetPage(models.webhookDeliveries, {
+    filter: { endpointId, ...(query.status !== undefined ? { status: query.status } : {}) },
+    key: 'createdAt',
+    order: 'desc',
+    limit: query.limit,
+    after: decodePageCursor(query.cursor),
+  });
+  return pageBody(page, toDeliveryView);
 }
 
 /** `/webhooks`: create an endpoint (its secret shown once) and list them. */
