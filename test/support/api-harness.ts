@@ -1,4 +1,4 @@
-import type { FlowProducer } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
 import type { Express } from 'express';
 import { createAppFromConfig } from '../../src/api/app';
 import type { AppConfig } from '../../src/config/config';
@@ -27,6 +27,24 @@ export interface ApiHarness {
 }
 
 /**
+ * Waits until every queue has written its meta key. BullMQ writes it a moment after a queue
+ * opens, without a promise to await; a test comparing Redis's keys before and after a request
+ * would otherwise see it appear in between.
+ */
+async function queueMetasWritten(redis: RedisClient, queues: readonly Queue[]): Promise<void> {
+  // The producer connection refuses commands until it is connected (no offline queue).
+  await Promise.all(queues.map((queue) => queue.waitUntilReady()));
+  const deadline = Date.now() + 10_000;
+  for (const queue of queues) {
+    // `toKey` is the queue's own key naming: prefix and name, then the key's type.
+    while ((await redis.exists(queue.toKey('meta'))) === 0) {
+      if (Date.now() > deadline) throw new Error(`queue ${queue.name} wrote no meta key`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/**
  * Builds the app exactly as the composition root does, from `testConfig(overrides)`; its store
  * connection goes to `observe.storeUrl` when given (a proxy in front of the store).
  */
@@ -41,6 +59,7 @@ export async function openApiHarness(
   const logger = observe.logger ?? createLogger({ logLevel: 'silent' });
   const producers = createProducers(redis, config.queuePrefix, logger);
   const { flows } = producers;
+  await queueMetasWritten(redis, producers.queues);
   const metrics = createServiceMetrics(producers.queues);
   const app = createAppFromConfig(config, {
     mongo: store.mongo,
