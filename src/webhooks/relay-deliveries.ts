@@ -15,11 +15,17 @@ export interface RelayDeps {
 }
 
 /**
- * Queues the deliveries recorded since the last pass (`queuedAt: null`), a batch at a time, and
- * marks them queued. The facts are recorded wherever they happen, by code that has no webhook
- * queue at hand (API handlers, every kind of job), so they only write MongoDB and this relay
- * moves them to Redis. Job ids are delivery ids: two relays (two worker processes) queue a
- * delivery once.
+ * Queues the deliveries recorded since the last pass (`queuedAt: null`), a batch at a time. The
+ * facts are recorded wherever they happen, by code that has no webhook queue at hand (API
+ * handlers, every kind of job), so they only write MongoDB and this relay moves them to Redis.
+ *
+ * A batch is marked queued before its jobs exist, never after: FerretDB v1 applies an update as
+ * read-modify-write of the whole document, so a mark written while the delivery job records its
+ * attempt can put back the delivery as it was before the attempt (pending, no attempt), and the
+ * delivery is then never retried. Marked first, no job of the batch runs until the mark is
+ * written. If queueing fails after the mark, the deliveries are marked but have no job: the
+ * reconciler (reconcile-deliveries.ts) queues them after its grace period, as after a Redis loss.
+ * Job ids are delivery ids: two relays (two worker processes) queue a delivery once.
  */
 export async function relayDeliveries(deps: RelayDeps, batch = 500): Promise<number> {
   const { models, queue, retries } = deps;
@@ -31,7 +37,6 @@ export async function relayDeliveries(deps: RelayDeps, batch = 500): Promise<num
       .limit(batch)
       .lean();
     if (deliveries.length === 0) return relayed;
-    await enqueueDeliveries(queue, deliveries, retries);
     const now = new Date();
     // One update per delivery rather than an `$in` (see src/store/per-key-queries.ts).
     await mapLimit(deliveries, writeConcurrency, (delivery) =>
@@ -40,6 +45,7 @@ export async function relayDeliveries(deps: RelayDeps, batch = 500): Promise<num
         { $set: { queuedAt: now } },
       ),
     );
+    await enqueueDeliveries(queue, deliveries, retries);
     relayed += deliveries.length;
     if (deliveries.length < batch) return relayed;
   }

@@ -1,12 +1,19 @@
-import { Queue } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import { createLogger } from '../../src/logging/logger';
+import { createServiceMetrics } from '../../src/metrics/service-metrics';
+import type { DeliveryJobData } from '../../src/queues/job-kinds';
+import { createAddressPolicy } from '../../src/webhooks/address-policy';
+import { deliverWebhookJob } from '../../src/webhooks/deliver-webhook.job';
+import { createGuardedDispatcher } from '../../src/webhooks/guarded-dispatcher';
+import { webhookBackoff } from '../../src/webhooks/webhook-backoff';
 import { queueNames, queuePrefixFor } from '../../src/queues/queue-names';
 import { webhookEventId, recordEvent } from '../../src/webhooks/record-event';
 import { reconcileDeliveries } from '../../src/webhooks/reconcile-deliveries';
 import { relayDeliveries } from '../../src/webhooks/relay-deliveries';
 import { insertFixtures, newId, orgFixture } from '../../test-kit/factories';
+import { openWebhookReceiver } from '../../test-kit/webhook-receiver';
 import { openTestRedis } from '../support/test-env';
-import { openWebhookHarness, type WebhookHarness } from '../support/webhook-harness';
+import { openWebhookHarness, until, type WebhookHarness } from '../support/webhook-harness';
 
 let t: WebhookHarness;
 let queue: Queue;
@@ -95,5 +102,98 @@ describe('nothing lost between MongoDB and Redis', () => {
       }),
     ).toBe(1);
     expect(await reconcileDeliveries(deps(), { graceMs: 0 })).toMatchObject({ fannedOut: 0 });
+  });
+
+  it('never undoes a delivery its job recorded: the relay marks a batch before queueing it', async () => {
+    const receiver = await openWebhookReceiver();
+    const config = t.h.config.webhooks;
+    const dispatcher = createGuardedDispatcher(createAddressPolicy(config.allowedAddresses), {
+      connectTimeoutMs: config.timeoutMs,
+    });
+    const workerRedis = openTestRedis();
+    const seenAtStart: (Date | null)[] = [];
+    const worker = new Worker(
+      queueNames.webhooks,
+      async (job: Job<DeliveryJobData>) => {
+        const delivery = await t.h.models.webhookDeliveries.findById(job.data.deliveryId).lean();
+        seenAtStart.push(delivery?.queuedAt ?? null);
+        return deliverWebhookJob(job, {
+          models: t.h.models,
+          logger,
+          metrics: createServiceMetrics([]),
+          config,
+          dispatcher,
+        });
+      },
+      {
+        connection: workerRedis,
+        prefix: queuePrefixFor(t.h.config.queuePrefix, queueNames.webhooks),
+        concurrency: 8,
+        settings: { backoffStrategy: webhookBackoff(config.retryScheduleMs) },
+      },
+    );
+    try {
+      const org = orgFixture();
+      await insertFixtures(t.h.models, { organizations: [org] });
+      const created = await t.call('post', `/v1/orgs/${org._id}/webhooks`, {
+        url: receiver.url('/relay'),
+        events: ['user.deleted'],
+      });
+      expect(created.status).toBe(201);
+      receiver.secrets.push((created.body as { secret: string }).secret);
+      const facts = Array.from({ length: 150 }, () => newId('usr'));
+      for (const userId of facts) {
+        await recordEvent(t.h.models, {
+          type: 'user.deleted',
+          orgId: org._id,
+          factId: userId,
+          at: new Date(),
+          data: { userId },
+        });
+      }
+
+      // A real queue that also notes, as each batch is added, whether its deliveries already
+      // read as queued in MongoDB.
+      const unmarkedWhenQueued: string[] = [];
+      const models = t.h.models;
+      class ObservedQueue extends Queue {
+        override async addBulk(jobs: Parameters<Queue['addBulk']>[0]) {
+          const ids = jobs.map((job) => (job.data as DeliveryJobData).deliveryId);
+          const marked = await models.webhookDeliveries
+            .find({ _id: { $in: ids }, queuedAt: { $ne: null } }, { _id: 1 })
+            .lean();
+          const markedIds = new Set(marked.map((delivery) => delivery._id));
+          unmarkedWhenQueued.push(...ids.filter((id) => !markedIds.has(id)));
+          return super.addBulk(jobs);
+        }
+      }
+      const observed = new ObservedQueue(queueNames.webhooks, {
+        connection: redis,
+        prefix: queuePrefixFor(t.h.config.queuePrefix, queueNames.webhooks),
+      });
+      // The earlier tests' pending deliveries go too: at least these 150.
+      expect(
+        await relayDeliveries({ ...deps(), queue: observed }).finally(() => observed.close()),
+      ).toBeGreaterThanOrEqual(facts.length);
+      expect(unmarkedWhenQueued).toEqual([]);
+      await until(() => receiver.received.length >= facts.length, 20_000);
+      await until(
+        async () => (await queue.getJobCounts('active', 'waiting')).active === 0,
+        20_000,
+        () => queue.getJobCounts(),
+      );
+      // Every job found its delivery already marked: no mark can land after its record.
+      expect(seenAtStart.filter((queuedAt) => queuedAt === null)).toEqual([]);
+      const left = await t.h.models.webhookDeliveries
+        .find({ orgId: org._id, status: { $ne: 'delivered' } }, { status: 1, attempts: 1 })
+        .lean();
+      expect(left).toEqual([]);
+      expect(await relayDeliveries(deps())).toBe(0);
+    } finally {
+      await worker.close();
+      await workerRedis.quit();
+      await dispatcher.close();
+      await receiver.close();
+    }
   });
 });
