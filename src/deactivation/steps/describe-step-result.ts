@@ -4,8 +4,8 @@ const count = (value: unknown): number => (typeof value === 'number' ? value : 0
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 
 /**
- * One readable line of what a step changed, for the job's log in the dashboard. Ids and counts
- * only, like everything else a job carries.
+ * One readable line of what a step changed, for the job's return value in the dashboard. Ids and
+ * counts only, like everything else a job carries.
  */
 export function describeStepResult(step: StepName, result: Record<string, unknown>): string {
   switch (step) {
