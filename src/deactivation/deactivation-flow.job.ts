@@ -284,7 +284,13 @@ export async function completeRunJob(
     { $set: { status: 'completed', completedAt: now } },
   );
   if (marked.modifiedCount === 1) metrics.runs.inc({ status: 'completed' });
-  await recordRunFinished(models, runId);
+  // This attempt's own mark: the run as read, completed now (its steps were final when read).
+  // Otherwise an earlier attempt marked it, and its completion time is read back.
+  await recordRunFinished(
+    models,
+    runId,
+    marked.modifiedCount === 1 ? { ...run, status: 'completed', completedAt: now } : undefined,
+  );
   logger.info({ runId, requestId, userId: run.userId }, 'run completed');
   // The audit events recorded go back as the return value the dashboard shows (no log line:
   // see reportCompleted).

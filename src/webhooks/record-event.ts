@@ -1,5 +1,6 @@
 import type { Models } from '../models/create-models';
 import type { WebhookDelivery } from '../models/webhook-delivery.model';
+import type { WebhookEndpoint } from '../models/webhook-endpoint.model';
 import type { WebhookEvent } from '../models/webhook-event.model';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { deliveryId } from './delivery-queue';
@@ -21,38 +22,47 @@ export interface WebhookFact {
 export const webhookEventId = (type: WebhookEventType, factId: string): string =>
   `${type}:${factId}`;
 
+/** The organization's enabled endpoints subscribed to `type`. */
+async function subscribedEndpoints(
+  models: Models,
+  event: Pick<WebhookEvent, 'orgId' | 'type'>,
+): Promise<Pick<WebhookEndpoint, '_id'>[]> {
+  // Per organization, by equality: FerretDB v1 pushes it down; the filter on types is done here.
+  const endpoints = await models.webhookEndpoints
+    .find({ orgId: event.orgId, enabled: true }, { _id: 1, events: 1 })
+    .lean();
+  return endpoints.filter((endpoint) => endpoint.events.includes(event.type));
+}
+
 /**
  * Creates one pending delivery per enabled endpoint of the organization subscribed to the
  * event's type (deterministic ids: a repeat creates nothing), then marks the event fanned out.
- * The relay (src/webhooks/relay-deliveries.ts) queues them.
+ * The relay (src/webhooks/relay-deliveries.ts) queues them. `endpoints` are the subscribed
+ * endpoints when the caller has just read them.
  */
 export async function fanOutEvent(
   models: Models,
   event: Pick<WebhookEvent, '_id' | 'orgId' | 'type'>,
   now: Date = new Date(),
+  endpoints?: Pick<WebhookEndpoint, '_id'>[],
 ): Promise<number> {
-  // Per organization, by equality: FerretDB v1 pushes it down; the filter on types is done here.
-  const endpoints = await models.webhookEndpoints
-    .find({ orgId: event.orgId, enabled: true }, { _id: 1, events: 1 })
-    .lean();
-  const deliveries: WebhookDelivery[] = endpoints
-    .filter((endpoint) => endpoint.events.includes(event.type))
-    .map((endpoint) => ({
-      _id: deliveryId(event._id, endpoint._id),
-      orgId: event.orgId,
-      endpointId: endpoint._id,
-      eventId: event._id,
-      eventType: event.type,
-      status: 'pending',
-      attempts: 0,
-      lastStatusCode: null,
-      lastError: null,
-      nextAttemptAt: now,
-      queuedAt: null,
-      createdAt: now,
-      updatedAt: now,
-      deliveredAt: null,
-    }));
+  const subscribed = endpoints ?? (await subscribedEndpoints(models, event));
+  const deliveries: WebhookDelivery[] = subscribed.map((endpoint) => ({
+    _id: deliveryId(event._id, endpoint._id),
+    orgId: event.orgId,
+    endpointId: endpoint._id,
+    eventId: event._id,
+    eventType: event.type,
+    status: 'pending',
+    attempts: 0,
+    lastStatusCode: null,
+    lastError: null,
+    nextAttemptAt: now,
+    queuedAt: null,
+    createdAt: now,
+    updatedAt: now,
+    deliveredAt: null,
+  }));
   await insertIgnoringDuplicates(models.webhookDeliveries, deliveries);
   await models.webhookEvents.updateOne(
     { _id: event._id, fannedOutAt: null },
@@ -67,6 +77,10 @@ export async function fanOutEvent(
  * Called where the fact becomes true, after it is stored; safe to call again on every retry of
  * the code that made it true. The event is in MongoDB before anything is queued, so a Redis
  * loss costs no event (the reconciler re-queues).
+ *
+ * The subscribed endpoints are read first. With none (most organizations, most facts) the event
+ * is inserted already fanned out: one write rather than an insert and a mark. An endpoint
+ * created meanwhile misses this event, as it would if created just after the fan-out.
  */
 export async function recordEvent(models: Models, fact: WebhookFact): Promise<void> {
   const event: WebhookEvent = {
@@ -77,10 +91,17 @@ export async function recordEvent(models: Models, fact: WebhookFact): Promise<vo
     data: fact.data,
     fannedOutAt: null,
   };
+  const endpoints = await subscribedEndpoints(models, event);
+  if (endpoints.length === 0) {
+    // A repeat finds the event stored (fanned out, or left to the reconciler by an earlier
+    // call that stopped half-way): nothing to do either way.
+    await insertIgnoringDuplicates(models.webhookEvents, [{ ...event, fannedOutAt: new Date() }]);
+    return;
+  }
   const taken = await insertIgnoringDuplicates(models.webhookEvents, [event]);
   if (taken.size > 0) {
     const stored = await models.webhookEvents.findById(event._id, { fannedOutAt: 1 }).lean();
     if (stored?.fannedOutAt !== null) return;
   }
-  await fanOutEvent(models, event);
+  await fanOutEvent(models, event, new Date(), endpoints);
 }

@@ -1,6 +1,6 @@
 import type { AuditEvent } from '../models/audit-event.model';
 import type { Models } from '../models/create-models';
-import type { StepRecord } from '../models/deactivation.model';
+import type { Deactivation, StepRecord } from '../models/deactivation.model';
 import { sweepTally } from '../sweeps/sweep-tally';
 import { recordEvent } from './record-event';
 
@@ -25,9 +25,16 @@ function stepView(step: StepRecord): Record<string, unknown> {
   };
 }
 
-/** `deactivation.completed` or `deactivation.failed`, after the run's status was stored. */
-export async function recordRunFinished(models: Models, runId: string): Promise<void> {
-  const run = await models.deactivations.findById(runId).lean();
+/**
+ * `deactivation.completed` or `deactivation.failed`, after the run's status was stored. `stored`
+ * is the run as the caller has just written it, when it knows (saves reading it back).
+ */
+export async function recordRunFinished(
+  models: Models,
+  runId: string,
+  stored?: Deactivation,
+): Promise<void> {
+  const run = stored ?? (await models.deactivations.findById(runId).lean());
   if (run?.status !== 'completed' && run?.status !== 'failed') return;
   await recordEvent(models, {
     type: run.status === 'completed' ? 'deactivation.completed' : 'deactivation.failed',

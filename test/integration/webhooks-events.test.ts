@@ -153,6 +153,25 @@ describe('webhook events', () => {
         }),
       ]),
     });
+    // The completed event says what the run document says (the run job builds it from the run
+    // it read and its own completion write, without reading the run back).
+    const secondRun = await t.h.models.deactivations.findById(secondId).lean();
+    const completedEvent = await t.h.models.webhookEvents
+      .findById(`deactivation.completed:${secondId}`)
+      .lean();
+    expect(completedEvent?.timestamp).toEqual(secondRun?.completedAt);
+    expect(completedEvent?.data).toMatchObject({
+      status: 'completed',
+      completedAt: secondRun?.completedAt,
+      steps: secondRun?.steps.map((step): unknown =>
+        expect.objectContaining({
+          name: step.name,
+          status: step.status,
+          attempts: step.attempts,
+          result: step.result,
+        }),
+      ),
+    });
     expect(byType.get('user.reactivated')?.data).toMatchObject({ userId: kept._id, source: 'api' });
     expect(byType.get('user.deleted')?.data).toMatchObject({ userId: kept._id, status: 'deleted' });
     expect(byType.get('sweep.completed')?.data).toMatchObject({ sweepId, status: 'completed' });

@@ -1,4 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
+import mongoose from 'mongoose';
 import { createLogger } from '../../src/logging/logger';
 import { createServiceMetrics } from '../../src/metrics/service-metrics';
 import type { DeliveryJobData } from '../../src/queues/job-kinds';
@@ -37,23 +38,32 @@ afterAll(async () => {
 
 const deps = () => ({ models: t.h.models, queue, logger, retries: 4 });
 
+/** The `user.deleted` fact of `userId` in `orgId`, as the erasure job records it. */
+const userDeleted = (orgId: string, userId: string) => ({
+  type: 'user.deleted' as const,
+  orgId,
+  factId: userId,
+  at: new Date(),
+  data: { userId },
+});
+
+/** A new organization with one endpoint (a closed port) subscribed to `events`; its id. */
+async function orgWithEndpoint(events: string[]): Promise<string> {
+  const org = orgFixture();
+  await insertFixtures(t.h.models, { organizations: [org] });
+  const created = await t.call('post', `/v1/orgs/${org._id}/webhooks`, {
+    url: 'http://127.0.0.1:9/hook',
+    events,
+  });
+  expect(created.status).toBe(201);
+  return org._id;
+}
+
 describe('nothing lost between MongoDB and Redis', () => {
   it('queues each delivery once, and again after Redis lost its job', async () => {
-    const org = orgFixture();
-    await insertFixtures(t.h.models, { organizations: [org] });
-    const created = await t.call('post', `/v1/orgs/${org._id}/webhooks`, {
-      url: 'http://127.0.0.1:9/hook',
-      events: ['user.deleted'],
-    });
-    expect(created.status).toBe(201);
+    const orgId = await orgWithEndpoint(['user.deleted']);
     const userId = newId('usr');
-    const fact = {
-      type: 'user.deleted' as const,
-      orgId: org._id,
-      factId: userId,
-      at: new Date(),
-      data: { userId },
-    };
+    const fact = userDeleted(orgId, userId);
     await recordEvent(t.h.models, fact);
     await recordEvent(t.h.models, fact);
     const eventId = webhookEventId('user.deleted', userId);
@@ -77,18 +87,13 @@ describe('nothing lost between MongoDB and Redis', () => {
   });
 
   it('fans out an event whose recording stopped half-way', async () => {
-    const org = orgFixture();
-    await insertFixtures(t.h.models, { organizations: [org] });
-    await t.call('post', `/v1/orgs/${org._id}/webhooks`, {
-      url: 'http://127.0.0.1:9/hook',
-      events: ['sweep.held'],
-    });
+    const orgId = await orgWithEndpoint(['sweep.held']);
     const sweepId = newId('sweep');
     // The event is stored; the process stopped before its deliveries.
     await t.h.models.webhookEvents.insertMany([
       {
         _id: webhookEventId('sweep.held', sweepId),
-        orgId: org._id,
+        orgId,
         type: 'sweep.held',
         timestamp: new Date(Date.now() - 1_000),
         data: { sweepId },
@@ -134,8 +139,9 @@ describe('nothing lost between MongoDB and Redis', () => {
     );
     try {
       const org = orgFixture();
+      const orgId = org._id;
       await insertFixtures(t.h.models, { organizations: [org] });
-      const created = await t.call('post', `/v1/orgs/${org._id}/webhooks`, {
+      const created = await t.call('post', `/v1/orgs/${orgId}/webhooks`, {
         url: receiver.url('/relay'),
         events: ['user.deleted'],
       });
@@ -143,13 +149,7 @@ describe('nothing lost between MongoDB and Redis', () => {
       receiver.secrets.push((created.body as { secret: string }).secret);
       const facts = Array.from({ length: 150 }, () => newId('usr'));
       for (const userId of facts) {
-        await recordEvent(t.h.models, {
-          type: 'user.deleted',
-          orgId: org._id,
-          factId: userId,
-          at: new Date(),
-          data: { userId },
-        });
+        await recordEvent(t.h.models, userDeleted(orgId, userId));
       }
 
       // A real queue that also notes, as each batch is added, whether its deliveries already
@@ -185,7 +185,7 @@ describe('nothing lost between MongoDB and Redis', () => {
       // Every job found its delivery already marked: no mark can land after its record.
       expect(seenAtStart.filter((queuedAt) => queuedAt === null)).toEqual([]);
       const left = await t.h.models.webhookDeliveries
-        .find({ orgId: org._id, status: { $ne: 'delivered' } }, { status: 1, attempts: 1 })
+        .find({ orgId, status: { $ne: 'delivered' } }, { status: 1, attempts: 1 })
         .lean();
       expect(left).toEqual([]);
       expect(await relayDeliveries(deps())).toBe(0);
@@ -195,5 +195,29 @@ describe('nothing lost between MongoDB and Redis', () => {
       await dispatcher.close();
       await receiver.close();
     }
+  });
+
+  it('stores the event of an organization with no subscribed endpoint already fanned out, in one write', async () => {
+    // An endpoint for another type only.
+    const orgId = await orgWithEndpoint(['sweep.held']);
+    const userId = newId('usr');
+    const writes: string[] = [];
+    mongoose.set('debug', (collection: string, method: string) => {
+      if (collection === 'webhookEvents' || collection === 'webhookDeliveries') {
+        writes.push(`${collection}.${method}`);
+      }
+    });
+    try {
+      await recordEvent(t.h.models, userDeleted(orgId, userId));
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(writes).toEqual(['webhookEvents.insertMany']);
+    const event = await t.h.models.webhookEvents
+      .findById(webhookEventId('user.deleted', userId))
+      .lean();
+    expect(event?.fannedOutAt).toBeInstanceOf(Date);
+    expect(await t.h.models.webhookDeliveries.countDocuments({ orgId })).toBe(0);
+    expect(await reconcileDeliveries(deps(), { graceMs: 0 })).toMatchObject({ fannedOut: 0 });
   });
 });
