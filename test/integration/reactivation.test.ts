@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import mongoose from 'mongoose';
 import { createApiKey } from '../../src/auth/api-key-repository';
 import type { AuditEvent } from '../../src/models/audit-event.model';
 import { hashEmail } from '../../src/domain/email';
@@ -288,6 +289,94 @@ describe('POST /v1/orgs/:orgId/reactivations: 200', () => {
     });
     expect(await t.h.models.blocklist.countDocuments({ orgId })).toBe(0);
     expect(await userInDb(user._id)).toMatchObject({ status: 'active' });
+  });
+
+  it('an operator retry of a failed run after a reactivation changes nothing: its later steps check the user on their first attempt', async () => {
+    const { orgId, admin, manager, users } = await seedLifecycleOrg(t, (org) => [userFixture(org)]);
+    const user = users[0]!;
+    const team = teamFixture(orgId, { leaderId: manager._id, memberIds: [manager._id, user._id] });
+    const opp = opportunityFixture(orgId, user._id);
+    const token = tokenFixture(orgId, user._id);
+    const sub = subscriptionFixture(orgId, user._id);
+    await insertFixtures(t.h.models, {
+      teams: [team],
+      opportunities: [opp],
+      tokens: [token],
+      subscriptions: [sub],
+    });
+    // Accepted (the user switched, no worker has run it yet), then its first step failed for
+    // good: the run is failed, so a reactivation is allowed.
+    const run = await deactivateInStore(
+      t,
+      { orgId, userId: user._id, actorId: admin._id },
+      'pending',
+    );
+    await t.h.models.deactivations.updateOne(
+      { _id: run._id },
+      {
+        $set: {
+          status: 'failed',
+          'steps.0.status': 'failed',
+          'steps.0.attempts': 1,
+          'steps.0.error': 'internal: the store was away',
+        },
+      },
+    );
+    const reactivated = await t.post(reactivationsPath(orgId), {
+      userId: user._id,
+      actorId: admin._id,
+    });
+    expect(reactivated.status).toBe(200);
+
+    // The operator retries: the failed step runs again, then the rest of the chain, each of
+    // those for the first time, in a run that reads `running` again.
+    await enqueueRun(t.h.flows, run);
+    const finished = await waitForRunStatus(t.h.models, run._id, 'completed');
+    expect(finished.steps.map((step) => [step.name, step.status, step.attempts])).toEqual([
+      ['revoke-tokens', 'completed', 2],
+      ['cancel-subscriptions', 'completed', 1],
+      ['transfer-opportunities', 'completed', 1],
+      ['remove-from-teams', 'completed', 1],
+      ['blocklist-email', 'completed', 1],
+    ]);
+    expect(await t.h.models.tokens.findById(token._id).lean()).toMatchObject({ revokedAt: null });
+    expect(await t.h.models.subscriptions.findById(sub._id).lean()).toMatchObject({
+      status: 'active',
+    });
+    expect(await t.h.models.opportunities.findById(opp._id).lean()).toMatchObject({
+      ownerId: user._id,
+      transfers: [],
+    });
+    expect((await t.h.models.teams.findById(team._id).lean())?.memberIds).toEqual([
+      manager._id,
+      user._id,
+    ]);
+    expect(await t.h.models.blocklist.countDocuments({ orgId })).toBe(0);
+    expect(await userInDb(user._id)).toMatchObject({ status: 'active' });
+  });
+
+  it('a run that never failed reads its user once, for the blocklist step’s email', async () => {
+    const { orgId, admin, users } = await seedLifecycleOrg(t, (org) => [userFixture(org)]);
+    const user = users[0]!;
+    await insertFixtures(t.h.models, { tokens: [tokenFixture(orgId, user._id)] });
+    const run = await deactivateInStore(
+      t,
+      { orgId, userId: user._id, actorId: admin._id },
+      'pending',
+    );
+    const reads: unknown[] = [];
+    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
+      const id = (filter as { _id?: unknown } | null)?._id;
+      if (collection === 'users' && method === 'findOne' && id === user._id) reads.push(filter);
+    });
+    try {
+      await enqueueRun(t.h.flows, run);
+      const finished = await waitForRunStatus(t.h.models, run._id, 'completed');
+      expect(finished.steps[0]?.result).toEqual({ revoked: 1 });
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(reads).toHaveLength(1);
   });
 
   it('reactivates a user whose deactivation run failed', async () => {
