@@ -40,6 +40,11 @@ export interface BatchRequest {
   systemActor?: boolean;
   allowReactivationOnPurchase?: boolean | undefined;
   userIds: string[];
+  /**
+   * Whether the plans count what each step would touch (default true). A bulk's batch does not:
+   * four reads per user that nothing depends on; its runs' plans carry `counts: null`.
+   */
+  counts?: boolean;
 }
 
 const teamOrder = { createdAt: 1, _id: 1 } as const;
@@ -92,13 +97,22 @@ export async function assessDeactivations(
   // nothing the rules read: they go out with the first reads and are awaited last, so they
   // overlap every other round instead of adding one. A batch counts only the users it accepted.
   const earlyCounts =
-    userIds.length === 1 ? countSteps(models, request.orgId, userIds, userIds, now) : null;
+    userIds.length === 1 && request.counts !== false
+      ? countSteps(models, request.orgId, userIds, userIds, now)
+      : null;
   // Refused before anything awaits them: the counts' outcome no longer matters.
   earlyCounts?.catch(() => undefined);
   const facts = await loadRuleFacts(models, request, userIds);
   const { outcomes, accepted } = applyRules(facts, userIds);
   if (accepted.length === 0) return outcomes;
-  const planFacts = await loadPlanFacts(models, request.orgId, accepted, facts, now, earlyCounts);
+  const planFacts = await loadPlanFacts(
+    models,
+    request.orgId,
+    accepted,
+    facts,
+    now,
+    request.counts === false ? 'none' : earlyCounts,
+  );
   for (const user of accepted) {
     outcomes.set(user._id, {
       ok: true,
@@ -222,12 +236,17 @@ interface StepCounts {
   opportunities: Map<string, number>;
 }
 
-/** What the plans need: transfer candidates, and the counts each step would touch. */
-interface PlanFacts extends StepCounts {
-  orgTeams: TeamForTransfer[];
-  activeLeaderIds: Set<string>;
+/** The counts each step would touch, and what the blocklist's count is read from. */
+interface CountFacts extends StepCounts {
   hashes: Map<string, string>;
   blockedHashes: Set<string>;
+}
+
+/** What the plans need: transfer candidates, and the counts (null: not counted). */
+interface PlanFacts {
+  orgTeams: TeamForTransfer[];
+  activeLeaderIds: Set<string>;
+  counted: CountFacts | null;
 }
 
 /**
@@ -262,7 +281,7 @@ async function countSteps(
 
 /**
  * Loads, for the accepted users only, the transfer candidates and the counts of each step
- * (`earlyCounts` when a single request started them already).
+ * (`earlyCounts` when a single request started them already; `'none'`: not counted).
  */
 async function loadPlanFacts(
   models: Models,
@@ -270,9 +289,8 @@ async function loadPlanFacts(
   accepted: User[],
   facts: RuleFacts,
   now: Date,
-  earlyCounts: Promise<StepCounts> | null,
+  earlyCounts: Promise<StepCounts> | null | 'none',
 ): Promise<PlanFacts> {
-  const acceptedIds = accepted.map((user) => user._id);
   const acceptedEmployees = accepted
     .filter((user) => user.kind === 'employee')
     .map((user) => user._id);
@@ -284,26 +302,41 @@ async function loadPlanFacts(
   for (const team of [...facts.memberTeams, ...orgTeams]) {
     if (team.leaderId) leaderIds.add(team.leaderId);
   }
-  const hashes = new Map(
-    accepted.flatMap((user) => (user.email ? [[user._id, hashEmail(user.email)] as const] : [])),
-  );
-
-  const [activeLeaders, counts, blocked] = await Promise.all([
+  const [activeLeaders, counted] = await Promise.all([
     mapLimit([...leaderIds], lookupConcurrency, (_id) =>
       models.users.findOne({ _id, orgId, status: 'active' }, { _id: 1 }).lean(),
     ).then((found) => found.filter((leader) => leader !== null)),
+    earlyCounts === 'none'
+      ? null
+      : loadCountFacts(models, orgId, { accepted, acceptedEmployees }, now, earlyCounts),
+  ]);
+  return {
+    orgTeams,
+    activeLeaderIds: new Set(activeLeaders.map((leader) => leader._id)),
+    counted,
+  };
+}
+
+/** The accepted users' step counts, and which of their emails are already blocklisted. */
+async function loadCountFacts(
+  models: Models,
+  orgId: string,
+  users: { accepted: User[]; acceptedEmployees: string[] },
+  now: Date,
+  earlyCounts: Promise<StepCounts> | null,
+): Promise<CountFacts> {
+  const { accepted, acceptedEmployees } = users;
+  const hashes = new Map(
+    accepted.flatMap((user) => (user.email ? [[user._id, hashEmail(user.email)] as const] : [])),
+  );
+  const acceptedIds = accepted.map((user) => user._id);
+  const [counts, blocked] = await Promise.all([
     earlyCounts ?? countSteps(models, orgId, acceptedIds, acceptedEmployees, now),
     mapLimit([...hashes.values()], lookupConcurrency, (emailHash) =>
       models.blocklist.findOne({ orgId, emailHash }, { emailHash: 1 }).lean(),
     ).then((found) => found.filter((entry) => entry !== null)),
   ]);
-  return {
-    ...counts,
-    orgTeams,
-    activeLeaderIds: new Set(activeLeaders.map((leader) => leader._id)),
-    hashes,
-    blockedHashes: new Set(blocked.map((entry) => entry.emailHash)),
-  };
+  return { ...counts, hashes, blockedHashes: new Set(blocked.map((entry) => entry.emailHash)) };
 }
 
 /** One accepted user's plan, from the facts (pure). */
@@ -323,20 +356,24 @@ function planFor(
           planFacts.activeLeaderIds,
         )
       : null;
-  const hash = planFacts.hashes.get(user._id);
+  const { counted } = planFacts;
+  const hash = counted?.hashes.get(user._id);
   return buildPlan({
     userKind: user.kind,
     allowReactivationOnPurchase: request.allowReactivationOnPurchase ?? false,
     cutoff: now,
     target,
     teamIds: ownTeams.map((team) => team._id),
-    counts: {
-      'revoke-tokens': planFacts.tokens.get(user._id) ?? 0,
-      'cancel-subscriptions': planFacts.subscriptions.get(user._id) ?? 0,
-      'transfer-opportunities': planFacts.opportunities.get(user._id) ?? 0,
-      'remove-from-teams': ownTeams.length,
-      'blocklist-email': hash === undefined || planFacts.blockedHashes.has(hash) ? 0 : 1,
-    },
+    counts:
+      counted === null
+        ? null
+        : {
+            'revoke-tokens': counted.tokens.get(user._id) ?? 0,
+            'cancel-subscriptions': counted.subscriptions.get(user._id) ?? 0,
+            'transfer-opportunities': counted.opportunities.get(user._id) ?? 0,
+            'remove-from-teams': ownTeams.length,
+            'blocklist-email': hash === undefined || counted.blockedHashes.has(hash) ? 0 : 1,
+          },
   });
 }
 

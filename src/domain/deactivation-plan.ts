@@ -25,7 +25,8 @@ export function buildPlan(input: {
   cutoff: Date;
   target: TransferTarget | null;
   teamIds: string[];
-  counts: Record<StepName, number>;
+  /** `null`: not counted (a bulk's or a sweep's runs). */
+  counts: Record<StepName, number> | null;
 }): DeactivationPlan {
   const steps = applicableSteps(input.userKind, input.allowReactivationOnPurchase);
   return {
@@ -36,8 +37,11 @@ export function buildPlan(input: {
     transferTo: steps['transfer-opportunities'] ? (input.target?.to ?? null) : null,
     transferTeamId: steps['transfer-opportunities'] ? (input.target?.teamId ?? null) : null,
     teamIds: steps['remove-from-teams'] ? input.teamIds : [],
-    counts: Object.fromEntries(
-      stepNames.map((name) => [name, steps[name] ? input.counts[name] : 0]),
-    ) as Record<StepName, number>,
+    counts:
+      input.counts === null
+        ? null
+        : (Object.fromEntries(
+            stepNames.map((name) => [name, steps[name] ? (input.counts?.[name] ?? 0) : 0]),
+          ) as Record<StepName, number>),
   };
 }

@@ -34,7 +34,11 @@ export interface DeactivationPlan {
   transferTo: string | null;
   transferTeamId: string | null;
   teamIds: string[];
-  counts: Record<StepName, number>;
+  /**
+   * What each step would touch at acceptance; `null` for the runs of a bulk or a sweep, which
+   * do not count them (docs/rules.md).
+   */
+  counts: Record<StepName, number> | null;
 }
 
 /** A `deactivations` document: one run. */

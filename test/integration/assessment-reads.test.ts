@@ -129,4 +129,22 @@ describe('the assessment of a batch', () => {
     expect(tokenCounts).toHaveLength(1);
     expect(firstOn('tokens')).toBeGreaterThan(firstOn('teams'));
   });
+
+  it('counts nothing for a bulk (counts: false): the plans say null, the rest is the same', async () => {
+    const { org, admin, member } = await seed('bulk');
+    started = [];
+    const outcomes = await assessDeactivations(
+      models,
+      { orgId: org._id, actorId: admin._id, userIds: [member._id], counts: false },
+      new Date(),
+    );
+    const outcome = outcomes.get(member._id);
+    if (!outcome?.ok) throw new Error('the member was refused');
+    expect(outcome.assessment.plan.counts).toBeNull();
+    expect(outcome.assessment.plan.teamIds).toHaveLength(1);
+    expect(outcome.assessment.plan.transferTo).toBe(`lead_bulk`);
+    for (const collection of ['tokens', 'subscriptions', 'opportunities', 'blocklist']) {
+      expect([collection, firstOn(collection)]).toEqual([collection, -1]);
+    }
+  });
 });

@@ -423,6 +423,11 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       expect(runs.map((run) => [run._id, run.source, run.actorId, run.bulkId])).toEqual([
         [stored?.deactivationId, 'bulk', manager._id, bulk.id],
       ]);
+      // A bulk's runs are not counted (docs/rules.md); the API shows the plan as stored.
+      expect(runs[0]?.plan.counts).toBeNull();
+      const shown = await client.get(`/v1/orgs/${orgId}/deactivations/${runs[0]?._id}`, readKey);
+      expect(shown.status).toBe(200);
+      expect((shown.body as { plan: { counts: unknown } }).plan.counts).toBeNull();
     }
     for (const user of [admin, leader!, manager])
       expect((await statusOf(user._id))?.status).toBe('active');

@@ -89,7 +89,7 @@ describe('buildPlan', () => {
     expect(plan.transferTo).toBeNull();
     expect(plan.transferTeamId).toBeNull();
     expect(plan.steps['transfer-opportunities']).toBe(true);
-    expect(plan.counts['transfer-opportunities']).toBe(5);
+    expect(plan.counts?.['transfer-opportunities']).toBe(5);
   });
 
   it("ignores a customer's target and teams and zeroes the counts of steps that do not apply", () => {

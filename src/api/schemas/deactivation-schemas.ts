@@ -38,8 +38,9 @@ export const planSchema = z
     transferTo: z.string().nullable(),
     transferTeamId: z.string().nullable(),
     teamIds: z.array(z.string()),
-    counts: countsSchema.meta({
-      description: 'What each step would touch when the request was accepted',
+    counts: countsSchema.nullable().meta({
+      description:
+        'What each step would touch when the request was accepted; null for the runs of a bulk deactivation or a sweep, which are not counted',
     }),
   })
   .meta({ title: 'Plan' });
@@ -78,5 +79,8 @@ export const runListSchema = z.object({
 export const dryRunSchema = z.object({
   dryRun: z.literal(true),
   userId: z.string(),
-  plan: planSchema,
+  // A dry run always counts.
+  plan: planSchema.extend({
+    counts: countsSchema.meta({ description: 'What each step would touch' }),
+  }),
 });
