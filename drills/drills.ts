@@ -234,10 +234,11 @@ export function workerKillStorm(context: DrillContext): Promise<DrillReport> {
       const storm = (async () => {
         // Until every run is in, and on to 10 kills while runs are still in flight.
         while (!submitted || (faults.injected < 10 && (await runsInFlight(store)) > 0)) {
-          // The first kill as soon as runs are in flight, then every 0.8–2.5 s.
+          // The first kill as soon as runs are in flight, then every 0.8–2.5 s. A small drill's
+          // runs all finish within a second or so: the first kill cannot wait longer.
           if (faults.injected === 0) {
             while (!submitted && (await runsInFlight(store)) === 0) await sleep(20);
-            await sleep(between(100, 500));
+            await sleep(between(0, 150));
           } else {
             await sleep(between(800, 2_500));
             // Once every run is in and done, a kill would hit nothing.
@@ -601,6 +602,12 @@ export function operatorRetries(context: DrillContext): Promise<DrillReport> {
       try {
         let batchDone = false as boolean;
         const during = (async () => {
+          // The first pass as soon as a job has completed while runs are in flight (a small
+          // drill's runs finish within about a second), then every second.
+          for (let tries = 0; faults.hit === 0 && tries < 100; tries += 1) {
+            await sleep(50);
+            await forceCompleted();
+          }
           while (!batchDone) {
             await sleep(1_000);
             await forceCompleted();
