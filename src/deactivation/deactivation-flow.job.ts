@@ -19,7 +19,6 @@ import { describeStepResult } from './steps/describe-step-result';
 import { removeFromTeams } from './steps/remove-from-teams.step';
 import { revokeTokens } from './steps/revoke-tokens.step';
 import type { Step, StepInput } from './steps/step';
-import { mustCheckUser } from './user-check';
 import { transferOpportunities } from './steps/transfer-opportunities.step';
 
 // The flow of one deactivation run, in one module: how it is built and added (runFlow,
@@ -104,9 +103,7 @@ export interface StepJobDeps {
  * touching anything, so a retry or a re-queued flow never repeats finished work.
  *
  * Round trips: marking the step running returns the run as it was (its plan, the step's earlier
- * attempts); the user is read alongside for the blocklist step (the email), and after the start
- * only where the run may no longer hold them ({@link mustCheckUser}: a retry, or a run that
- * failed once); then the step's own write; then the result. A first
+ * attempts), with the user read alongside; then the step's own write; then the result. A first
  * attempt (no attempt recorded before) reports what its write modified, and its result is
  * recorded only while it is still the one attempt ever started; otherwise, and on every later
  * attempt, the step counts this run's documents, so a re-run reports the same numbers.
@@ -117,20 +114,11 @@ export async function runStepJob(job: Job<StepJobData>, deps: StepJobDeps): Prom
   const record = runStepRecord(models, runId, step);
   const timer = metrics.stepDuration.startTimer({ step });
   try {
-    const readUser = () => models.users.findOne({ _id: userId, orgId }).lean();
-    // The blocklist step needs the email anyway: its read goes out with the start.
-    const [run, emailRead] = await Promise.all([
+    const [run, user] = await Promise.all([
       record.start(),
-      step === 'blocklist-email' ? readUser() : undefined,
+      models.users.findOne({ _id: userId, orgId }).lean(),
     ]);
     if (!run) return await finishedStep(models, runId, step);
-    const stepIndex = stepNames.indexOf(step);
-    const user =
-      emailRead !== undefined
-        ? emailRead
-        : mustCheckUser(run, stepIndex)
-          ? await readUser()
-          : 'held by this run';
     const input: StepInput = {
       runId,
       orgId: run.orgId,
@@ -138,12 +126,10 @@ export async function runStepJob(job: Job<StepJobData>, deps: StepJobDeps): Prom
       actorId: run.actorId,
       plan: run.plan,
       // Only while the user is still inactive under this run: after a reactivation (or
-      // erasure) an old run's retried step changes nothing (see mustCheckUser).
-      apply:
-        user === 'held by this run' ||
-        (user?.status === 'inactive' && user.deactivationId === runId),
-      firstAttempt: (run.steps[stepIndex]?.attempts ?? 0) === 0,
-      ...(typeof user === 'string' ? {} : { email: user?.email ?? null }),
+      // erasure) an old run's retried step changes nothing.
+      apply: user?.status === 'inactive' && user.deactivationId === runId,
+      firstAttempt: (run.steps[stepNames.indexOf(step)]?.attempts ?? 0) === 0,
+      email: user?.email ?? null,
       now: new Date(),
     };
     let result = await stepTable[step](input, { models, locks: deps.locks });
