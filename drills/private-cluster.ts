@@ -18,10 +18,14 @@ export interface PrivateCluster {
   close: () => Promise<void>;
 }
 
-/** Six consecutive ports no one listens on, nor on their cluster bus ports (+10000). */
+/**
+ * Six consecutive ports no one listens on, nor on their cluster bus ports (+10000), all below
+ * Linux's ephemeral range (32768–60999 by default): a port there can be the local end of some
+ * outgoing connection, which no probe sees and which makes the node's bind fail.
+ */
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 20_000 + Math.floor(Math.random() * 2_700);
     const probe = await run('bash', [
       '-c',
       `for p in $(seq ${base} ${base + 5}) $(seq ${base + 10_000} ${base + 10_005}); do (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && exit 1; done; exit 0`,
