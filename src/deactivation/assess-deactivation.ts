@@ -110,8 +110,9 @@ export async function assessDeactivations(
     request.orgId,
     accepted,
     facts,
-    now,
-    request.counts === false ? 'none' : earlyCounts,
+    request.counts === false
+      ? null
+      : () => loadCountFacts(models, request.orgId, accepted, now, earlyCounts),
   );
   for (const user of accepted) {
     outcomes.set(user._id, {
@@ -280,20 +281,17 @@ async function countSteps(
 }
 
 /**
- * Loads, for the accepted users only, the transfer candidates and the counts of each step
- * (`earlyCounts` when a single request started them already; `'none'`: not counted).
+ * Loads, for the accepted users only, the transfer candidates, and the counts of each step
+ * alongside through `loadCounts` (null: not counted).
  */
 async function loadPlanFacts(
   models: Models,
   orgId: string,
   accepted: User[],
   facts: RuleFacts,
-  now: Date,
-  earlyCounts: Promise<StepCounts> | null | 'none',
+  loadCounts: (() => Promise<CountFacts>) | null,
 ): Promise<PlanFacts> {
-  const acceptedEmployees = accepted
-    .filter((user) => user.kind === 'employee')
-    .map((user) => user._id);
+  const acceptedEmployees = employeeIds(accepted);
   const needOrgTeams = acceptedEmployees.some((id) => !facts.ownTeams.has(id));
   const orgTeams: TeamForTransfer[] = needOrgTeams
     ? await models.teams.find({ orgId }, teamFields).sort(teamOrder).lean()
@@ -306,9 +304,7 @@ async function loadPlanFacts(
     mapLimit([...leaderIds], lookupConcurrency, (_id) =>
       models.users.findOne({ _id, orgId, status: 'active' }, { _id: 1 }).lean(),
     ).then((found) => found.filter((leader) => leader !== null)),
-    earlyCounts === 'none'
-      ? null
-      : loadCountFacts(models, orgId, { accepted, acceptedEmployees }, now, earlyCounts),
+    loadCounts?.() ?? null,
   ]);
   return {
     orgTeams,
@@ -317,21 +313,28 @@ async function loadPlanFacts(
   };
 }
 
-/** The accepted users' step counts, and which of their emails are already blocklisted. */
+/** The ids of the employees among `users` (only theirs have opportunities to transfer). */
+function employeeIds(users: User[]): string[] {
+  return users.filter((user) => user.kind === 'employee').map((user) => user._id);
+}
+
+/**
+ * The accepted users' step counts (`earlyCounts` when a single request started them already),
+ * and which of their emails are already blocklisted.
+ */
 async function loadCountFacts(
   models: Models,
   orgId: string,
-  users: { accepted: User[]; acceptedEmployees: string[] },
+  accepted: User[],
   now: Date,
   earlyCounts: Promise<StepCounts> | null,
 ): Promise<CountFacts> {
-  const { accepted, acceptedEmployees } = users;
   const hashes = new Map(
     accepted.flatMap((user) => (user.email ? [[user._id, hashEmail(user.email)] as const] : [])),
   );
   const acceptedIds = accepted.map((user) => user._id);
   const [counts, blocked] = await Promise.all([
-    earlyCounts ?? countSteps(models, orgId, acceptedIds, acceptedEmployees, now),
+    earlyCounts ?? countSteps(models, orgId, acceptedIds, employeeIds(accepted), now),
     mapLimit([...hashes.values()], lookupConcurrency, (emailHash) =>
       models.blocklist.findOne({ orgId, emailHash }, { emailHash: 1 }).lean(),
     ).then((found) => found.filter((entry) => entry !== null)),

@@ -29,6 +29,7 @@ export function buildPlan(input: {
   counts: Record<StepName, number> | null;
 }): DeactivationPlan {
   const steps = applicableSteps(input.userKind, input.allowReactivationOnPurchase);
+  const { counts } = input;
   return {
     userKind: input.userKind,
     allowReactivationOnPurchase: input.allowReactivationOnPurchase,
@@ -38,10 +39,10 @@ export function buildPlan(input: {
     transferTeamId: steps['transfer-opportunities'] ? (input.target?.teamId ?? null) : null,
     teamIds: steps['remove-from-teams'] ? input.teamIds : [],
     counts:
-      input.counts === null
+      counts === null
         ? null
         : (Object.fromEntries(
-            stepNames.map((name) => [name, steps[name] ? (input.counts?.[name] ?? 0) : 0]),
+            stepNames.map((name) => [name, steps[name] ? counts[name] : 0]),
           ) as Record<StepName, number>),
   };
 }
