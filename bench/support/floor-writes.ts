@@ -17,10 +17,10 @@ import type { WriteCounts } from './verify-writes';
  *
  * - insert the run; switch the user to `inactive` (conditional on `active`);
  * - per step: mark the step running (`$inc` attempts), the step's own write, record the result;
- * - the parent: one audit upsert per event type, then the run `completed`.
+ * - the parent: one unordered insert of the audit events (one per type), then the run `completed`.
  *
  * `shape: 'effects-only'` is the lower floor of the issue: the same effect writes (the user, the
- * steps' own writes, the audit upserts), the run insert and one completion write that records
+ * steps' own writes, the audit insert), the run insert and one completion write that records
  * every step's result at once, and no per-step record (neither running nor result).
  *
  * Not issued: every read offboard does (the request's assessment, each step's reads of the run and
@@ -174,15 +174,16 @@ export async function floorDeactivation(
       },
     },
   ];
-  for (const event of events) {
-    await db
-      .collection<{ _id: string }>('auditEvents')
-      .updateOne(
-        { _id: `${runId}.${event.type}` },
-        { $setOnInsert: { orgId, subjectId: userId, at: completedAt, ...event } },
-        { upsert: true },
-      );
-  }
+  await db.collection<{ _id: string }>('auditEvents').insertMany(
+    events.map((event) => ({
+      _id: `${runId}.${event.type}`,
+      orgId,
+      subjectId: userId,
+      at: completedAt,
+      ...event,
+    })),
+    { ordered: false },
+  );
   const stepResults: Record<string, unknown> = {};
   if (shape === 'effects-only') {
     for (const [index, step] of stepNames.entries()) {

@@ -161,7 +161,7 @@ export async function processBulkBatch(
       systemActor: bulk.source === 'sweep',
       allowReactivationOnPurchase: bulk.allowReactivationOnPurchase,
       userIds: items.map((item) => item.userId),
-      // A bulk's runs carry no counts: four reads per user nothing depends on (docs/rules.md).
+      // Runs carry no counts: four reads per user nothing depends on (docs/rules.md).
       counts: false,
     },
     now,

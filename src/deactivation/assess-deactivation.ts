@@ -41,10 +41,11 @@ export interface BatchRequest {
   allowReactivationOnPurchase?: boolean | undefined;
   userIds: string[];
   /**
-   * Whether the plans count what each step would touch (default true). A bulk's batch does not:
-   * four reads per user that nothing depends on; its runs' plans carry `counts: null`.
+   * Whether the plans count what each step would touch: a dry run's answer does. A run does not
+   * (a single request's 202, a bulk's batch, a sweep): four reads per user that no rule and no
+   * step depends on; its plan carries `counts: null`.
    */
-  counts?: boolean;
+  counts: boolean;
 }
 
 const teamOrder = { createdAt: 1, _id: 1 } as const;
@@ -93,11 +94,11 @@ export async function assessDeactivations(
   now: Date,
 ): Promise<Map<string, AssessmentOutcome>> {
   const userIds = [...new Set(request.userIds)];
-  // A single request (the API, SCIM, a dry run) is nearly always accepted, and its counts need
-  // nothing the rules read: they go out with the first reads and are awaited last, so they
-  // overlap every other round instead of adding one. A batch counts only the users it accepted.
+  // A dry run of one user is nearly always accepted, and its counts need nothing the rules read:
+  // they go out with the first reads and are awaited last, so they overlap every other round
+  // instead of adding one. A batch counts only the users it accepted.
   const earlyCounts =
-    userIds.length === 1 && request.counts !== false
+    userIds.length === 1 && request.counts
       ? countSteps(models, request.orgId, userIds, userIds, now)
       : null;
   // Refused before anything awaits them: the counts' outcome no longer matters.
@@ -110,9 +111,7 @@ export async function assessDeactivations(
     request.orgId,
     accepted,
     facts,
-    request.counts === false
-      ? null
-      : () => loadCountFacts(models, request.orgId, accepted, now, earlyCounts),
+    request.counts ? () => loadCountFacts(models, request.orgId, accepted, now, earlyCounts) : null,
   );
   for (const user of accepted) {
     outcomes.set(user._id, {
@@ -382,12 +381,14 @@ function planFor(
 
 /**
  * Loads what the rules need for one user, applies them (throwing the refusal) and computes the
- * plan with the counts each step would touch. Shared by the request and its dry run.
+ * plan; with `counts` (a dry run), what each step would touch. Shared by the request and its dry
+ * run.
  */
 export async function assessDeactivation(
   models: Models,
   request: DeactivationRequest,
   now: Date,
+  options: { counts: boolean },
 ): Promise<Assessment> {
   const outcomes = await assessDeactivations(
     models,
@@ -397,6 +398,7 @@ export async function assessDeactivation(
       ...(request.systemActor === undefined ? {} : { systemActor: request.systemActor }),
       allowReactivationOnPurchase: request.allowReactivationOnPurchase,
       userIds: [request.userId],
+      counts: options.counts,
     },
     now,
   );

@@ -11,6 +11,7 @@ import { runJobId, stepJobId } from '../queues/job-ids';
 import type { RunJobData, StepJobData } from '../queues/job-kinds';
 import { jobOptions } from '../queues/job-options';
 import { queueNames } from '../queues/queue-names';
+import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { recordRunFinished } from '../webhooks/webhook-facts';
 import { runStepRecord, type RunStepRecord } from './run-steps';
 import { blocklistEmail } from './steps/blocklist-email.step';
@@ -268,16 +269,17 @@ export async function completeRunJob(
 
   const now = new Date();
   const events = auditEvents(run);
-  // Separate upserts (at most three, each its own document) rather than one bulkWrite (see
-  // writeConcurrency in src/store/per-key-queries.ts).
-  await Promise.all(
-    events.map((event) =>
-      models.auditEvents.updateOne(
-        { _id: `${runId}.${event.type}` },
-        { $setOnInsert: { orgId: run.orgId, subjectId: run.userId, at: now, ...event } },
-        { upsert: true },
-      ),
-    ),
+  // One unordered insert of at most three documents: an event an earlier attempt wrote keeps
+  // its first time, the others go in (ids are per run and type).
+  await insertIgnoringDuplicates(
+    models.auditEvents,
+    events.map((event) => ({
+      _id: `${runId}.${event.type}`,
+      orgId: run.orgId,
+      subjectId: run.userId,
+      at: now,
+      ...event,
+    })),
   );
   const marked = await models.deactivations.updateOne(
     { _id: runId, status: { $ne: 'completed' } },

@@ -141,7 +141,7 @@ export async function requestDeactivation(
 ): Promise<Deactivation> {
   // `now` and `runId` are the caller's only in tests that need identical runs in two stores.
   const now = trace.now ?? new Date();
-  const assessment = await assessDeactivation(deps.models, request, now);
+  const assessment = await assessDeactivation(deps.models, request, now, { counts: false });
   const outcomes = await acceptDeactivations(
     deps,
     { ...request, reason: request.reason ?? null },

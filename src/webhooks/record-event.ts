@@ -78,9 +78,10 @@ export async function fanOutEvent(
  * the code that made it true. The event is in MongoDB before anything is queued, so a Redis
  * loss costs no event (the reconciler re-queues).
  *
- * The subscribed endpoints are read first. With none (most organizations, most facts) the event
- * is inserted already fanned out: one write rather than an insert and a mark. An endpoint
- * created meanwhile misses this event, as it would if created just after the fan-out.
+ * The subscribed endpoints are read first. With none (most organizations, most facts) nothing is
+ * written: the event would be read only through its deliveries, and it has none. An endpoint
+ * created meanwhile misses this event, as it would if created just after the fan-out; one created
+ * before a repeat of the call (a retried job) gets it then.
  */
 export async function recordEvent(models: Models, fact: WebhookFact): Promise<void> {
   const event: WebhookEvent = {
@@ -92,12 +93,8 @@ export async function recordEvent(models: Models, fact: WebhookFact): Promise<vo
     fannedOutAt: null,
   };
   const endpoints = await subscribedEndpoints(models, event);
-  if (endpoints.length === 0) {
-    // A repeat finds the event stored (fanned out, or left to the reconciler by an earlier
-    // call that stopped half-way): nothing to do either way.
-    await insertIgnoringDuplicates(models.webhookEvents, [{ ...event, fannedOutAt: new Date() }]);
-    return;
-  }
+  // Nobody to tell: nothing is stored. An event is read only through its deliveries.
+  if (endpoints.length === 0) return;
   const taken = await insertIgnoringDuplicates(models.webhookEvents, [event]);
   if (taken.size > 0) {
     const stored = await models.webhookEvents.findById(event._id, { fannedOutAt: 1 }).lean();

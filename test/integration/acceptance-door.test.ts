@@ -55,7 +55,7 @@ describe('one acceptance door', () => {
       // The bulk's batch, assessed as the bulk job assesses it: y, by x.
       const assessed = await assessDeactivations(
         models,
-        { orgId: org._id, actorId: x._id, userIds: [y._id] },
+        { orgId: org._id, actorId: x._id, userIds: [y._id], counts: false },
         now,
       );
       const assessment = assessed.get(y._id);

@@ -1,10 +1,8 @@
-import mongoose, { type Connection } from 'mongoose';
-import type { CommandStartedEvent } from 'mongodb';
 import {
   assessDeactivation,
   assessDeactivations,
 } from '../../src/deactivation/assess-deactivation';
-import { createModels, type Models } from '../../src/models/create-models';
+import type { Models } from '../../src/models/create-models';
 import {
   insertFixtures,
   opportunityFixture,
@@ -14,32 +12,27 @@ import {
   tokenFixture,
   userFixture,
 } from '../../test-kit/factories';
-import { mongoUrl, openTestStore, type TestStore } from '../support/test-env';
+import {
+  openMonitoredModels,
+  type MonitoredModels,
+  type SentCommand,
+} from '../support/monitored-models';
+import { openTestStore, type TestStore } from '../support/test-env';
 
 /* When the assessment issues its reads: a single request's plan counts go out with its first
    reads (they overlap the rules' rounds); a batch counts only the users its rules accepted. */
 
 let store: TestStore;
-let monitored: Connection;
+let monitored: MonitoredModels;
 let models: Models;
-let started: { name: string; collection: unknown }[] = [];
+let started: SentCommand[];
 
 beforeAll(async () => {
   store = await openTestStore('assessreads');
-  // A second connection to the same database, with command monitoring: what the code under
-  // test sends, in the order it sends it.
-  monitored = await mongoose
-    .createConnection(mongoUrl, {
-      dbName: store.dbName,
-      monitorCommands: true,
-      autoIndex: false,
-      autoCreate: false,
-    })
-    .asPromise();
-  models = createModels(monitored);
-  monitored.getClient().on('commandStarted', (event: CommandStartedEvent) => {
-    started.push({ name: event.commandName, collection: event.command[event.commandName] });
-  });
+  // What the code under test sends, in the order it sends it.
+  monitored = await openMonitoredModels(store.dbName);
+  models = monitored.models;
+  started = monitored.sent;
 });
 afterAll(async () => {
   await monitored.close();
@@ -80,11 +73,12 @@ async function seed(key: string) {
 describe('the assessment of a single request', () => {
   it('sends its plan counts before the rules read the teams, and they are the same counts', async () => {
     const { org, admin, member } = await seed('single');
-    started = [];
+    started.length = 0;
     const { plan } = await assessDeactivation(
       models,
       { orgId: org._id, userId: member._id, actorId: admin._id, source: 'api' },
       new Date(),
+      { counts: true },
     );
     expect(plan.counts).toMatchObject({
       'revoke-tokens': 3,
@@ -107,6 +101,7 @@ describe('the assessment of a single request', () => {
         models,
         { orgId: org._id, userId: refused._id, actorId: admin._id, source: 'api' },
         new Date(),
+        { counts: true },
       ),
     ).rejects.toMatchObject({ code: 'already_inactive' });
   });
@@ -115,10 +110,10 @@ describe('the assessment of a single request', () => {
 describe('the assessment of a batch', () => {
   it('counts only the users its rules accepted, after the rules', async () => {
     const { org, admin, member, refused } = await seed('batch');
-    started = [];
+    started.length = 0;
     const outcomes = await assessDeactivations(
       models,
-      { orgId: org._id, actorId: admin._id, userIds: [member._id, refused._id] },
+      { orgId: org._id, actorId: admin._id, userIds: [member._id, refused._id], counts: true },
       new Date(),
     );
     expect(outcomes.get(member._id)?.ok).toBe(true);
@@ -132,7 +127,7 @@ describe('the assessment of a batch', () => {
 
   it('counts nothing for a bulk (counts: false): the plans say null, the rest is the same', async () => {
     const { org, admin, member } = await seed('bulk');
-    started = [];
+    started.length = 0;
     const outcomes = await assessDeactivations(
       models,
       { orgId: org._id, actorId: admin._id, userIds: [member._id], counts: false },

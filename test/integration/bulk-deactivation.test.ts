@@ -331,7 +331,7 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     // the user not yet switched to inactive, no flow queued, the item still pending.
     const now = new Date();
     const request = { orgId, userId: halfDone!._id, actorId: admin._id, source: 'bulk' as const };
-    const { user, plan } = await assessDeactivation(h.models, request, now);
+    const { user, plan } = await assessDeactivation(h.models, request, now, { counts: false });
     const run = { ...newRun(request, user, plan, now), bulkId: bulk.id };
     await h.models.deactivations.collection.insertOne(run as never);
     await h.producers.bulkQueue.resume();

@@ -164,13 +164,8 @@ describe('the deactivation engine with real workers', () => {
       transferTo: firstLeader._id,
       transferTeamId: firstTeam._id,
       teamIds: expect.arrayContaining([firstTeam._id, secondTeam._id]),
-      counts: {
-        'revoke-tokens': 3,
-        'cancel-subscriptions': 3,
-        'transfer-opportunities': 3,
-        'remove-from-teams': 2,
-        'blocklist-email': 1,
-      },
+      // A run's plan does not count (a dry run does): the results below say what changed.
+      counts: null,
     });
     const run = await waitForRunStatus(models, accepted._id, 'completed');
 

@@ -117,6 +117,7 @@ describe('409: state conflicts', () => {
       t.h.models,
       { orgId, userId: user._id, actorId: admin._id, source: 'api' },
       new Date(),
+      { counts: false },
     );
     const stranded = newRun(
       { orgId, userId: user._id, actorId: admin._id, source: 'api' },
@@ -185,6 +186,7 @@ describe('409: state conflicts', () => {
         systemActor: true,
       },
       new Date(),
+      { counts: false },
     );
     await expect(assessment).rejects.toBeInstanceOf(AppError);
     await expect(assessment).rejects.toMatchObject({ code: 'last_admin', httpStatus: 409 });

@@ -14,6 +14,7 @@ import {
   userFixture,
 } from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
+import { openMonitoredModels } from '../support/monitored-models';
 import { openTestRedis, openTestStore, uniqueName, type TestStore } from '../support/test-env';
 
 let store: TestStore;
@@ -153,6 +154,29 @@ describe('step results of a first attempt', () => {
         step,
         result: first,
       });
+    }
+  });
+});
+
+describe('remove-from-teams', () => {
+  it('reports the planned teams on a first attempt without reading them again; a later attempt reads them', async () => {
+    const run = await acceptedRun('teams');
+    // What the step sends to the teams collection.
+    const monitored = await openMonitoredModels(store.dbName);
+    const sent = (): string[] =>
+      monitored.sent.filter((command) => command.collection === 'teams').map((c) => c.name);
+    try {
+      const deps = { models: monitored.models, locks };
+      expect(await stepTable['remove-from-teams'](input(run, true), deps)).toEqual({ teams: 1 });
+      expect(sent()).toEqual(['update']);
+      expect(await store.models.teams.findById('team_teams').lean()).toMatchObject({
+        memberIds: [],
+      });
+      monitored.sent.length = 0;
+      expect(await stepTable['remove-from-teams'](input(run, false), deps)).toEqual({ teams: 1 });
+      expect(sent()).toEqual(['update', 'find']);
+    } finally {
+      await monitored.close();
     }
   });
 });

@@ -193,7 +193,7 @@ describe('POST /v1/orgs/:orgId/reactivations: 200', () => {
 
     const second = await deactivateAndWait(t, { orgId, userId: user._id, actorId: admin._id });
     expect(second._id).not.toBe(first._id);
-    expect(second.plan.counts?.['revoke-tokens']).toBe(1);
+    expect(second.steps[0]?.result).toEqual({ revoked: 1 });
     expect(await t.h.models.tokens.findById(newToken._id).lean()).toMatchObject({
       revokedByDeactivationId: second._id,
     });

@@ -493,6 +493,7 @@ describe('users: replace, patch, delete', () => {
       t.h.models,
       { orgId, userId, actorId: admin._id, source: 'api' },
       new Date(),
+      { counts: false },
     );
     const run = newRun(
       { orgId, userId, actorId: admin._id, source: 'api' },

@@ -180,9 +180,19 @@ describe('webhook events', () => {
 
 describe('a job that stopped right after its final write', () => {
   // What a crash leaves: the bulk marked completed, or the sweep held, and nothing after it.
+  /** An endpoint of the organization subscribed to `events`: without one no event is stored. */
+  async function subscribe(orgId: string, events: WebhookEventType[]): Promise<void> {
+    const created = await t.call('post', `/v1/orgs/${orgId}/webhooks`, {
+      url: receiver.url('/stopped'),
+      events,
+    });
+    expect(created.status).toBe(201);
+  }
+
   it('records the bulk and sweep events and the sweep report when the bulk job runs again', async () => {
     const org = orgFixture();
     await insertFixtures(t.h.models, { organizations: [org] });
+    await subscribe(org._id, ['bulk_deactivation.completed', 'sweep.completed']);
     const sweep = sweepReportFixture(org._id);
     const bulk = {
       ...newBulk(
@@ -239,6 +249,7 @@ describe('a job that stopped right after its final write', () => {
         },
       ],
     });
+    await subscribe(org._id, ['sweep.held']);
     const sweepId = `${org._id}-fire-held`;
     await t.h.models.sweeps.insertMany([
       sweepReportFixture(org._id, { _id: sweepId, status: 'held', held: true, selected: 2 }),

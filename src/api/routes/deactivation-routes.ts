@@ -59,7 +59,7 @@ function requestRoute({ models, flows, locks }: RoutesDeps): RouteDefinition {
     handler: async ({ params, query, body, req, res }) => {
       const request = { ...body, orgId: params.orgId, source: 'api' as const };
       if (query.dryRun) {
-        const { plan } = await assessDeactivation(models, request, new Date());
+        const { plan } = await assessDeactivation(models, request, new Date(), { counts: true });
         return { status: 200, body: { dryRun: true, userId: body.userId, plan } };
       }
       const requestId = typeof req.id === 'string' ? req.id : undefined;

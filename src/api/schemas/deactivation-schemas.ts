@@ -40,7 +40,7 @@ export const planSchema = z
     teamIds: z.array(z.string()),
     counts: countsSchema.nullable().meta({
       description:
-        'What each step would touch when the request was accepted; null for the runs of a bulk deactivation or a sweep, which are not counted',
+        "What each step would touch, in a dry run's answer; null in a run's plan (runs are not counted: their step results say what changed)",
     }),
   })
   .meta({ title: 'Plan' });

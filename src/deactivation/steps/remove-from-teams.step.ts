@@ -2,7 +2,8 @@ import type { Step } from './step';
 
 /**
  * Removes the user from every sales team. `$pull` is idempotent; the count is of the teams the
- * plan found the user in that no longer list them, so a re-run reports the same number.
+ * plan found the user in that no longer list them, so a re-run reports the same number. Right
+ * after the pull that is every planned team, so a first attempt reports that without asking.
  *
  * A team is the one document several runs write (members leaving at the same time, a bulk or a
  * sweep). FerretDB v1 applies an update as read, modify, write without locking, so concurrent
@@ -17,6 +18,7 @@ export const removeFromTeams: Step<{ teams: number }> = async (input, { models, 
         { $pull: { memberIds: input.userId } },
       ),
     );
+    if (input.firstAttempt === true) return { teams: input.plan.teamIds.length };
   }
   // One equality lookup per planned team (a handful), not `$in` (src/store/per-key-queries.ts).
   const stillMember = await Promise.all(
