@@ -127,6 +127,7 @@ async function main(): Promise<void> {
             samples: sizes.samples,
             size: smallUser,
             cpuProfDir,
+            log,
           });
           break;
         case 'latency':

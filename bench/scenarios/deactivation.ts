@@ -10,7 +10,6 @@ import {
   withDriver,
   type BenchStore,
 } from '../support/common';
-import { median, row, type Row } from '../support/sampled-row';
 import {
   seedDepartingUsers,
   seedOrg,
@@ -28,6 +27,8 @@ import {
   type DoneRun,
   type WriteCounts,
 } from '../support/verify-writes';
+import { describeCpu, measureCpu, medianCpu, type CpuByRole } from '../support/process-cpu';
+import { contextRow, median, row, type Row } from '../support/sampled-row';
 import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
 
 interface Seeded {
@@ -49,7 +50,13 @@ async function offboardStack(
   org: BenchOrg,
   concurrency: number,
   cpuProfDir: string | null,
-): Promise<{ baseUrl: string; apiKey: string; stop: () => Promise<void> }> {
+): Promise<{
+  baseUrl: string;
+  apiKey: string;
+  /** The API's and the worker's pids, by role (for {@link measureCpu}). */
+  roles: Record<number, string>;
+  stop: () => Promise<void>;
+}> {
   const key = await benchApiKey(store.models, org.orgId);
   const options = {
     mongoUrl: store.url,
@@ -62,10 +69,16 @@ async function offboardStack(
   try {
     const api = await startApi(options);
     processes.push(api);
-    processes.push(await startWorker(options));
+    const worker = await startWorker(options);
+    processes.push(worker);
     return {
       baseUrl: api.baseUrl,
       apiKey: key,
+      roles: {
+        [api.child.pid ?? -1]: 'API',
+        [worker.child.pid ?? -1]: 'worker',
+        [process.pid]: 'bench',
+      },
       stop: async () => {
         await Promise.all(processes.map((p) => p.stop()));
         await deletePrefix(benchConfig.redisUrl, options.prefix);
@@ -123,6 +136,13 @@ export interface ThroughputRaw {
   /** The lower floor: effect writes, the run insert and its completion, no per-step record. */
   effectsFloorSeconds: number[];
   effectsFloorUsersPerSecond: number[];
+  /**
+   * Per sample, the CPU milliseconds per deactivation of every process taking part, by role
+   * (bench/support/process-cpu.ts): offboard's API, worker, store and Redis, the floor's driver
+   * (`bench`) and store.
+   */
+  offboardCpuMsPerUser: CpuByRole[];
+  floorCpuMsPerUser: CpuByRole[];
 }
 
 /**
@@ -137,9 +157,12 @@ export async function throughputScenario(options: {
   samples: number;
   size: UserSize;
   cpuProfDir: string | null;
+  log: (line: string) => void;
 }): Promise<{ rows: Row[]; raw: ThroughputRaw }> {
   const tag = newTag();
   const { users: count, concurrency: c } = options;
+  const offboardCpu: CpuByRole[] = [];
+  const floorCpu: CpuByRole[] = [];
 
   const offboardSample = async (sample: number): Promise<number> => {
     const app = await seeded(`bench_throughput_${tag}_${sample}`, count, options.size);
@@ -148,6 +171,7 @@ export async function throughputScenario(options: {
       let done: DoneRun[];
       const stack = await offboardStack(app.store, app.org, c, options.cpuProfDir);
       try {
+        const cpu = measureCpu(stack.roles);
         const started = performance.now();
         const runIds = await mapLimit(app.users, c, (user) =>
           postDeactivation(stack.baseUrl, stack.apiKey, app.org.orgId, {
@@ -157,6 +181,7 @@ export async function throughputScenario(options: {
         );
         await waitCompleted(app.store, runIds, 100);
         seconds = (performance.now() - started) / 1000;
+        offboardCpu.push(cpu(count));
         done = app.users.map((user, i) => ({ user, runId: runIds[i] ?? '' }));
       } finally {
         await stack.stop();
@@ -174,12 +199,16 @@ export async function throughputScenario(options: {
     const floor = await seeded(`bench_throughput_floor_${tag}_${sample}`, count, options.size);
     try {
       return await withDriver(floor.store, async (db) => {
+        const cpu = measureCpu({ [process.pid]: 'bench' });
         const started = performance.now();
         const outcomes = await mapLimit(floor.users, c, async (user) => ({
           user,
           ...(await floorDeactivation(db, floor.org, user, shape)),
         }));
         const seconds = (performance.now() - started) / 1000;
+        if (shape === 'step-records') {
+          floorCpu.push(cpu(count));
+        }
         await verifyFloor(db, floor.org, outcomes);
         return seconds;
       });
@@ -205,7 +234,12 @@ export async function throughputScenario(options: {
     offboardUsersPerSecond: seconds.offboard.map((s) => count / s),
     floorUsersPerSecond: floorSeconds.map((s) => count / s),
     effectsFloorUsersPerSecond: effectsFloorSeconds.map((s) => count / s),
+    offboardCpuMsPerUser: offboardCpu,
+    floorCpuMsPerUser: floorCpu,
   };
+  options.log(
+    `  CPU per deactivation, all processes (medians): offboard ${describeCpu(medianCpu(offboardCpu))}; floor ${describeCpu(medianCpu(floorCpu))}`,
+  );
   return {
     rows: [
       row(
@@ -225,6 +259,14 @@ export async function throughputScenario(options: {
         raw.effectsFloorUsersPerSecond,
         '>=',
         0.5,
+      ),
+      contextRow(
+        'throughput',
+        `${count} users, C=${c}, CPU per deactivation, all processes`,
+        'ms',
+        offboardCpu.map((cpu) => cpu.total ?? 0),
+        floorCpu.map((cpu) => cpu.total ?? 0),
+        '<=',
       ),
     ],
     raw,

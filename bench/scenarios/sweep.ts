@@ -22,6 +22,7 @@ import {
   type BenchStore,
 } from '../support/common';
 import { median, round, row, type Row } from '../support/sampled-row';
+import { describeCpu, measureCpu, medianCpu, type CpuByRole } from '../support/process-cpu';
 import { startWorker } from '../support/stack';
 import { assertWrites, verifySweepWrites } from '../support/verify-writes';
 
@@ -94,7 +95,13 @@ async function offboardSweep(
   users: number,
   dormantShare: number,
   dbName: string,
-): Promise<{ seconds: number; workerPeakRssMb: number; matched: number; deactivated: number }> {
+): Promise<{
+  seconds: number;
+  workerPeakRssMb: number;
+  matched: number;
+  deactivated: number;
+  cpu: CpuByRole;
+}> {
   const store = await openStore(dbName);
   const orgId = `org_sweep_${newTag()}`;
   const prefix = `benchsweep${newTag()}`;
@@ -110,13 +117,15 @@ async function offboardSweep(
     });
     const redis = new Redis(benchConfig.redisUrl, { maxRetriesPerRequest: null });
     const sweeps = new Queue(queueNames.sweeps, { connection: redis, prefix });
-    let timed: { seconds: number; workerPeakRssMb: number; report: SweepReport };
+    let timed: { seconds: number; workerPeakRssMb: number; report: SweepReport; cpu: CpuByRole };
+    const roles = { [worker.child.pid ?? -1]: 'worker', [process.pid]: 'bench' };
     try {
       // After the worker started, so its scheduler does not register this policy's cron.
       await store.models.organizations.updateOne(
         { _id: orgId },
         { $set: { sweepPolicy: policy(users) } },
       );
+      const cpu = measureCpu(roles);
       const started = performance.now();
       await sweeps.add(`sweep ${orgId}`, { orgId }, { jobId: `bench-${prefix}` });
       let report: SweepReport = {};
@@ -131,10 +140,12 @@ async function offboardSweep(
         Math.max(1, Math.ceil(users / 25_000)) * 30 * 60_000,
         100,
       );
+      const seconds = (performance.now() - started) / 1000;
       timed = {
-        seconds: (performance.now() - started) / 1000,
+        seconds,
         workerPeakRssMb: peakRssMb(worker.child.pid),
         report,
+        cpu: cpu(dormant.size),
       };
     } finally {
       await sweeps.close();
@@ -155,6 +166,7 @@ async function offboardSweep(
       workerPeakRssMb: timed.workerPeakRssMb,
       matched: timed.report.matched ?? 0,
       deactivated: timed.report.deactivated ?? 0,
+      cpu: timed.cpu,
     };
   } finally {
     await deletePrefix(benchConfig.redisUrl, prefix);
@@ -243,15 +255,21 @@ async function floorWrites(
   return counts;
 }
 
-async function floorSweep(users: number, dormantShare: number, dbName: string): Promise<number> {
+async function floorSweep(
+  users: number,
+  dormantShare: number,
+  dbName: string,
+): Promise<{ seconds: number; cpu: CpuByRole }> {
   const store = await openStore(dbName);
   const orgId = `org_sweep_${newTag()}`;
   try {
     const dormant = await seedSweepOrg(store, orgId, users, dormantShare);
     return await withDriver(store, async (db) => {
+      const measured = measureCpu({ [process.pid]: 'bench' });
       const started = performance.now();
       const counts = await floorWrites(db, orgId, users);
       const seconds = (performance.now() - started) / 1000;
+      const cpu = measured(dormant.size);
       assertWrites(
         'floor (reported by its writes)',
         counts.inserted === dormant.size && counts.switched === dormant.size
@@ -262,7 +280,7 @@ async function floorSweep(users: number, dormantShare: number, dbName: string): 
         dormant.size,
       );
       await verifySweepWrites(db, orgId, dormant, 'floor (found in the store)');
-      return seconds;
+      return { seconds, cpu };
     });
   } finally {
     await store.drop();
@@ -279,6 +297,9 @@ export interface SweepRaw {
   workerPeakRssMb: number[];
   matched: number[];
   deactivated: number[];
+  /** Per sample, CPU milliseconds per dormant user of every process taking part, by role. */
+  offboardCpuMsPerDormant: CpuByRole[];
+  floorCpuMsPerDormant: CpuByRole[];
 }
 
 /**
@@ -291,6 +312,7 @@ export async function sweepScenario(options: {
   users: number;
   samples: number;
   dormantShare?: number;
+  log?: (line: string) => void;
 }): Promise<{ rows: Row[]; raw: SweepRaw }> {
   const { users, samples } = options;
   const dormantShare = options.dormantShare ?? 0.2;
@@ -306,12 +328,17 @@ export async function sweepScenario(options: {
     dormant: deactivated[0] ?? 0,
     samples,
     sweepSeconds: measured.offboard.map((m) => round(m.seconds, 3)),
-    floorSeconds: measured.floor.map((s) => round(s, 3)),
+    floorSeconds: measured.floor.map((s) => round(s.seconds, 3)),
     usersPerSecond: measured.offboard.map((m) => Math.round(m.deactivated / m.seconds)),
     workerPeakRssMb: measured.offboard.map((m) => Math.round(m.workerPeakRssMb * 10) / 10),
     matched: measured.offboard.map((m) => m.matched),
     deactivated,
+    offboardCpuMsPerDormant: measured.offboard.map((m) => m.cpu),
+    floorCpuMsPerDormant: measured.floor.map((s) => s.cpu),
   };
+  options.log?.(
+    `  CPU per dormant user, all processes (medians): offboard ${describeCpu(medianCpu(raw.offboardCpuMsPerDormant))}; floor ${describeCpu(medianCpu(raw.floorCpuMsPerDormant))}`,
+  );
   return {
     rows: [
       row(
@@ -339,10 +366,10 @@ export async function sweepScenarios(
   samples: number,
   log: (line: string) => void,
 ): Promise<{ rows: Row[]; raw: { small: SweepRaw; large: SweepRaw | null } }> {
-  const small = await sweepScenario({ users, samples });
+  const small = await sweepScenario({ users, samples, log });
   if (large === 0) return { rows: small.rows, raw: { small: small.raw, large: null } };
   log(`  sweep of ${large} users, once…`);
-  const big = await sweepScenario({ users: large, samples: 1 });
+  const big = await sweepScenario({ users: large, samples: 1, log });
   const rss = row(
     'sweep',
     `worker peak RSS, ${large} vs ${users} users`,
