@@ -19,8 +19,9 @@ import {
 } from '../support/monitored-models';
 import { openTestStore, type TestStore } from '../support/test-env';
 
-/* When the assessment issues its reads: a single request's plan counts go out with its first
-   reads (they overlap the rules' rounds); a batch counts only the users its rules accepted. */
+/* When the assessment issues its reads: a dry run's plan counts go out with its first reads
+   (they overlap the rules' rounds); a counting batch counts only the users its rules accepted;
+   a run's assessment (counts: false) counts nothing. */
 
 let store: TestStore;
 let monitored: MonitoredModels;

@@ -14,7 +14,7 @@ import {
   userFixture,
 } from '../../test-kit/factories';
 import { acceptWithoutWorkers, openIdleProducer, type IdleProducer } from '../support/run-helpers';
-import { openMonitoredModels } from '../support/monitored-models';
+import { openMonitoredModels, type MonitoredModels } from '../support/monitored-models';
 import { openTestRedis, openTestStore, uniqueName, type TestStore } from '../support/test-env';
 
 let store: TestStore;
@@ -159,25 +159,43 @@ describe('step results of a first attempt', () => {
 });
 
 describe('remove-from-teams', () => {
+  let monitored: MonitoredModels;
+  beforeAll(async () => {
+    monitored = await openMonitoredModels(store.dbName);
+  });
+  afterAll(async () => {
+    await monitored.close();
+  });
+  /** What the step sent to the teams collection since the last call. */
+  const sent = (): string[] => {
+    const names = monitored.sent
+      .filter((command) => command.collection === 'teams')
+      .map((command) => command.name);
+    monitored.sent.length = 0;
+    return names;
+  };
+
   it('reports the planned teams on a first attempt without reading them again; a later attempt reads them', async () => {
     const run = await acceptedRun('teams');
-    // What the step sends to the teams collection.
-    const monitored = await openMonitoredModels(store.dbName);
-    const sent = (): string[] =>
-      monitored.sent.filter((command) => command.collection === 'teams').map((c) => c.name);
-    try {
-      const deps = { models: monitored.models, locks };
-      expect(await stepTable['remove-from-teams'](input(run, true), deps)).toEqual({ teams: 1 });
-      expect(sent()).toEqual(['update']);
-      expect(await store.models.teams.findById('team_teams').lean()).toMatchObject({
-        memberIds: [],
-      });
-      monitored.sent.length = 0;
-      expect(await stepTable['remove-from-teams'](input(run, false), deps)).toEqual({ teams: 1 });
-      expect(sent()).toEqual(['update', 'find']);
-    } finally {
-      await monitored.close();
-    }
+    sent();
+    const deps = { models: monitored.models, locks };
+    expect(await stepTable['remove-from-teams'](input(run, true), deps)).toEqual({ teams: 1 });
+    expect(sent()).toEqual(['update']);
+    expect(await store.models.teams.findById('team_teams').lean()).toMatchObject({
+      memberIds: [],
+    });
+    expect(await stepTable['remove-from-teams'](input(run, false), deps)).toEqual({ teams: 1 });
+    expect(sent()).toEqual(['update', 'find']);
+  });
+
+  it('checks each planned team on a first attempt whose pull did not match the plan', async () => {
+    const run = await acceptedRun('teamsleft');
+    // The user left the planned team before the step ran: the pull modifies nothing.
+    await store.models.teams.updateOne({ _id: 'team_teamsleft' }, { $set: { memberIds: [] } });
+    sent();
+    const deps = { models: monitored.models, locks };
+    expect(await stepTable['remove-from-teams'](input(run, true), deps)).toEqual({ teams: 1 });
+    expect(sent()).toEqual(['update', 'find']);
   });
 });
 
