@@ -78,6 +78,9 @@ describe('409: state conflicts', () => {
   it('team_leader: details.teamIds lists the led teams in team order', async () => {
     const { orgId, admin, manager } = await seedOrg();
     const base = newId('team');
+    // One instant for both older teams: two calls of daysAgo(3) can be a millisecond apart,
+    // which would order them by time instead of by id.
+    const threeDaysAgo = daysAgo(3);
     const newest = teamFixture(orgId, {
       _id: `${base}_c`,
       leaderId: manager._id,
@@ -86,12 +89,12 @@ describe('409: state conflicts', () => {
     const olderB = teamFixture(orgId, {
       _id: `${base}_b`,
       leaderId: manager._id,
-      createdAt: daysAgo(3),
+      createdAt: threeDaysAgo,
     });
     const olderA = teamFixture(orgId, {
       _id: `${base}_a`,
       leaderId: manager._id,
-      createdAt: daysAgo(3),
+      createdAt: threeDaysAgo,
     });
     const onlyMember = teamFixture(orgId, {
       leaderId: admin._id,
