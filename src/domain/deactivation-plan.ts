@@ -25,7 +25,7 @@ export function buildPlan(input: {
   cutoff: Date;
   target: TransferTarget | null;
   teamIds: string[];
-  /** `null`: not counted (a bulk's or a sweep's runs). */
+  /** `null`: not counted (every run; only a dry run counts). */
   counts: Record<StepName, number> | null;
 }): DeactivationPlan {
   const steps = applicableSteps(input.userKind, input.allowReactivationOnPurchase);

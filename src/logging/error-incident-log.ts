@@ -15,10 +15,10 @@ export type ErrorSource = Pick<EventEmitter, 'on'>;
  */
 export interface ErrorIncidentLog {
   /** Routes `source`'s `error` events here; `connection` names the Redis client it uses. */
-  watch: (source: ErrorSource, connection: string, label: string) => void;
+  routeErrors: (source: ErrorSource, connection: string, label: string) => void;
   /** Closes `connection`'s outage with one line each time `client` is ready again. */
-  watchRecovery: (client: Pick<EventEmitter, 'on'>, connection: string) => void;
-  /** Reports one error (what {@link watch} does for each event). */
+  routeRecovery: (client: Pick<EventEmitter, 'on'>, connection: string) => void;
+  /** Reports one error (what {@link routeErrors} does for each event). */
   report: (connection: string, label: string, error: unknown) => void;
   /** Reports that `connection` works again. */
   recovered: (connection: string) => void;
@@ -112,12 +112,12 @@ export function createErrorIncidentLog(
   return {
     report,
     recovered,
-    watch: (source, connection, label) => {
+    routeErrors: (source, connection, label) => {
       source.on('error', (error: unknown) => {
         report(connection, label, error);
       });
     },
-    watchRecovery: (client, connection) => {
+    routeRecovery: (client, connection) => {
       client.on('ready', () => {
         recovered(connection);
       });

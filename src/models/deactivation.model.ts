@@ -35,8 +35,8 @@ export interface DeactivationPlan {
   transferTeamId: string | null;
   teamIds: string[];
   /**
-   * What each step would touch at acceptance; `null` for the runs of a bulk or a sweep, which
-   * do not count them (docs/rules.md).
+   * What each step would touch: in a dry run's plan only; `null` in every stored run's plan,
+   * which is not counted (docs/rules.md).
    */
   counts: Record<StepName, number> | null;
 }

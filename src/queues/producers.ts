@@ -38,9 +38,9 @@ export function createProducers(
   const flows = new FlowProducer({ connection, prefix });
   const queues = openQueues(connection, prefix);
   const errors = createErrorIncidentLog(logger);
-  errors.watchRecovery(connection, 'producer');
-  errors.watch(flows, 'producer', 'flow-producer');
-  for (const queue of Object.values(queues)) errors.watch(queue, 'producer', queue.name);
+  errors.routeRecovery(connection, 'producer');
+  errors.routeErrors(flows, 'producer', 'flow-producer');
+  for (const queue of Object.values(queues)) errors.routeErrors(queue, 'producer', queue.name);
   return {
     flows,
     bulkQueue: queues[queueNames.bulk],

@@ -145,7 +145,7 @@ function startWorker(
       settings: { backoffStrategy },
     },
   );
-  errors.watch(worker, 'worker', `worker:${queue}`);
+  errors.routeErrors(worker, 'worker', `worker:${queue}`);
   return worker;
 }
 
@@ -164,13 +164,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const sweepsQueue = new Queue(queueNames.sweeps, { connection, prefix });
   const locks = createRedisLock(connection, { prefix });
   const errors = createErrorIncidentLog(logger);
-  errors.watchRecovery(connection, 'worker');
-  errors.watch(flows, 'worker', 'flow-producer');
+  errors.routeRecovery(connection, 'worker');
+  errors.routeErrors(flows, 'worker', 'flow-producer');
   for (const queue of [runsQueue, maintenance, bulkQueue, sweepsQueue]) {
-    errors.watch(queue, 'worker', queue.name);
+    errors.routeErrors(queue, 'worker', queue.name);
   }
   const webhooks = startWebhookDelivery(deps, connection);
-  errors.watch(webhooks.queue, 'worker', webhooks.queue.name);
+  errors.routeErrors(webhooks.queue, 'worker', webhooks.queue.name);
   const registry = buildRegistry(deps, { flows, runsQueue, bulkQueue, locks, webhooks });
   assertRegistryComplete(registry, declaredJobs);
 
