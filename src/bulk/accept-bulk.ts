@@ -93,7 +93,7 @@ async function admit(deps: AcceptBulkDeps, request: BulkRequest): Promise<BulkDe
     },
     'pending',
   );
-  const selection = new SelectionWriter(models, bulk._id);
+  const selection = new SelectionWriter(models, bulk._id, { dryRun: bulk.dryRun });
   if (request.userIds) {
     await selection.add(new Set(request.userIds));
   } else if (request.filter) {
@@ -104,7 +104,7 @@ async function admit(deps: AcceptBulkDeps, request: BulkRequest): Promise<BulkDe
         ? { inactiveDays: null, neverLoggedInDays: 0 }
         : { inactiveDays: request.filter.inactiveDays, neverLoggedInDays: null };
     for await (const page of selectDormantUsers(models, request.orgId, criteria, now)) {
-      await selection.add(page.map((user) => user._id));
+      await selection.add(page);
     }
   }
   await selection.flush();

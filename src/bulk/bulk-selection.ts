@@ -2,6 +2,7 @@ import { ulid } from 'ulid';
 import type { BulkDeactivation, BulkStatus } from '../models/bulk-deactivation.model';
 import type { BulkItem } from '../models/bulk-item.model';
 import type { Models } from '../models/create-models';
+import type { SelectedUser } from './select-dormant-users';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 
 const itemBatch = 1_000;
@@ -9,7 +10,12 @@ const itemBatch = 1_000;
 /** How many users one round of the bulk job checks and accepts together. */
 export const bulkBatchSize = 200;
 
-/** Records a bulk's selection as items, in selection order, a batch at a time. */
+/**
+ * Records a bulk's selection as items, in selection order, a batch at a time. Unless the bulk is
+ * a dry run, each item is given the id of the run it will create: the batch that accepts its
+ * user creates the run under that id, so the items it enqueues need no write of their own but
+ * their status, and all of a batch's take one update (see processBulkBatch).
+ */
 export class SelectionWriter {
   private seq = 0;
   private pending: BulkItem[] = [];
@@ -17,14 +23,20 @@ export class SelectionWriter {
   constructor(
     private readonly models: Models,
     private readonly bulkId: string,
+    private readonly options: { dryRun: boolean },
   ) {}
 
   get count(): number {
     return this.seq;
   }
 
-  async add(userIds: Iterable<string>): Promise<void> {
-    for (const userId of userIds) {
+  /**
+   * Adds users in order: ids the caller gave, or users a selection read, whose snapshot the
+   * item keeps (see BulkItem.seen).
+   */
+  async add(users: Iterable<string | SelectedUser>): Promise<void> {
+    for (const user of users) {
+      const userId = typeof user === 'string' ? user : user._id;
       this.pending.push({
         _id: `${this.bulkId}/${String(this.seq).padStart(8, '0')}`,
         bulkId: this.bulkId,
@@ -33,7 +45,11 @@ export class SelectionWriter {
         userId,
         status: 'pending',
         reason: null,
-        runId: null,
+        runId: this.options.dryRun ? null : ulid(),
+        seen:
+          typeof user === 'string'
+            ? null
+            : { kind: user.kind, role: user.role, reactivatedAt: user.reactivatedAt ?? null },
       });
       this.seq += 1;
       if (this.pending.length >= itemBatch) await this.flush();

@@ -13,8 +13,8 @@ export interface DormancyCriteria {
   exemptRoles?: UserRole[];
 }
 
-/** The user fields selection needs; nothing personal. */
-export type SelectedUser = Pick<User, '_id' | 'role' | 'kind'>;
+/** The user fields selection needs, and what a bulk item keeps of them; nothing personal. */
+export type SelectedUser = Pick<User, '_id' | 'role' | 'kind' | 'reactivatedAt'>;
 
 /**
  * The filter of an organization's active users that match `criteria`, or null when no criterion
@@ -62,7 +62,7 @@ export async function* selectDormantUsers(
   // One cursor streamed in batches: the store scans once, and memory holds one page at a time
   // (a query per page would rescan from the start on FerretDB, which cannot seek by `_id`).
   const cursor = models.users
-    .find(base, { _id: 1, role: 1, kind: 1 })
+    .find(base, { _id: 1, role: 1, kind: 1, reactivatedAt: 1 })
     .sort({ _id: 1 })
     .lean()
     .cursor({ batchSize: pageSize });

@@ -8,7 +8,7 @@ import { mapLimit } from '../infra/map-limit';
 import type { Models } from '../models/create-models';
 import type { DeactivationPlan, RunSource } from '../models/deactivation.model';
 import { cancellableSubscriptionStatuses } from '../models/subscription.model';
-import type { User } from '../models/user.model';
+import type { User, UserSnapshot } from '../models/user.model';
 import { equalityOrIn, lookupConcurrency } from '../store/per-key-queries';
 
 /** A deactivation as asked for, before any check. */
@@ -23,10 +23,21 @@ export interface DeactivationRequest {
   systemActor?: boolean;
 }
 
+/** The user fields the rules, the plan and the run read: a stored user, or a snapshot of one. */
+export type AssessedUser = Pick<
+  User,
+  '_id' | 'orgId' | 'kind' | 'role' | 'status' | 'reactivatedAt' | 'email'
+>;
+
 /** The outcome of the checks: the user as loaded, and the plan. */
 export interface Assessment {
-  user: User;
+  user: AssessedUser;
   plan: DeactivationPlan;
+  /**
+   * Set when the user was assessed from a selection's snapshot rather than read: the acceptance
+   * switches them only if they still are as seen.
+   */
+  seen?: UserSnapshot;
 }
 
 /** Per user of a batch: the assessment, or the refusal a single request would have got. */
@@ -40,6 +51,13 @@ export interface BatchRequest {
   systemActor?: boolean;
   allowReactivationOnPurchase?: boolean | undefined;
   userIds: string[];
+  /**
+   * Users a selection read, as it saw them (active): they are not read again. A refusal built
+   * on a snapshot may be stale, and so may an acceptance: the acceptance switches such a user
+   * only if they are still as seen, and the caller assesses anyone refused again from the store
+   * (see processBulkBatch).
+   */
+  seen?: ReadonlyMap<string, UserSnapshot>;
   /**
    * Whether the plans count what each step would touch: a dry run's answer does. A run does not
    * (a single request's 202, a bulk's batch, a sweep): four reads per user that no rule and no
@@ -72,7 +90,7 @@ async function countEach(
 
 /** What the rules need about a batch, read once for all its users. */
 interface RuleFacts {
-  users: Map<string, User>;
+  users: Map<string, AssessedUser>;
   actor: PolicyFacts['actor'];
   activeAdminCount: number;
   ledTeams: Map<string, { _id: string }[]>;
@@ -114,9 +132,11 @@ export async function assessDeactivations(
     request.counts ? () => loadCountFacts(models, request.orgId, accepted, now, earlyCounts) : null,
   );
   for (const user of accepted) {
+    const seen = request.seen?.get(user._id);
+    const plan = planFor(user, facts, planFacts, request, now);
     outcomes.set(user._id, {
       ok: true,
-      assessment: { user, plan: planFor(user, facts, planFacts, request, now) },
+      assessment: seen === undefined ? { user, plan } : { user, plan, seen },
     });
   }
   return outcomes;
@@ -129,10 +149,16 @@ async function loadRuleFacts(
   userIds: string[],
 ): Promise<RuleFacts> {
   const { orgId, actorId } = request;
+  const seen = request.seen ?? new Map<string, UserSnapshot>();
+  const snapshots = userIds.flatMap((_id): AssessedUser[] => {
+    const snapshot = seen.get(_id);
+    return snapshot ? [{ _id, orgId, status: 'active', ...snapshot }] : [];
+  });
+  const unseen = userIds.filter((_id) => seen.get(_id) === undefined);
   const [orgExists, users, actor] = await Promise.all([
     models.organizations.exists({ _id: orgId }),
-    mapLimit(userIds, lookupConcurrency, (_id) => models.users.findOne({ _id, orgId }).lean()).then(
-      (found) => found.filter((user) => user !== null),
+    mapLimit(unseen, lookupConcurrency, (_id) => models.users.findOne({ _id, orgId }).lean()).then(
+      (found): AssessedUser[] => [...snapshots, ...found.filter((user) => user !== null)],
     ),
     request.systemActor ? null : models.users.findOne({ _id: actorId, orgId }).lean(),
   ]);
@@ -201,9 +227,9 @@ function teamsByMember(
 function applyRules(
   facts: RuleFacts,
   userIds: string[],
-): { outcomes: Map<string, AssessmentOutcome>; accepted: User[] } {
+): { outcomes: Map<string, AssessmentOutcome>; accepted: AssessedUser[] } {
   const outcomes = new Map<string, AssessmentOutcome>();
-  const accepted: User[] = [];
+  const accepted: AssessedUser[] = [];
   for (const userId of userIds) {
     const user = facts.users.get(userId);
     if (!user) {
@@ -286,7 +312,7 @@ async function countSteps(
 async function loadPlanFacts(
   models: Models,
   orgId: string,
-  accepted: User[],
+  accepted: AssessedUser[],
   facts: RuleFacts,
   loadCounts: (() => Promise<CountFacts>) | null,
 ): Promise<PlanFacts> {
@@ -313,7 +339,7 @@ async function loadPlanFacts(
 }
 
 /** The ids of the employees among `users` (only theirs have opportunities to transfer). */
-function employeeIds(users: User[]): string[] {
+function employeeIds(users: AssessedUser[]): string[] {
   return users.filter((user) => user.kind === 'employee').map((user) => user._id);
 }
 
@@ -324,7 +350,7 @@ function employeeIds(users: User[]): string[] {
 async function loadCountFacts(
   models: Models,
   orgId: string,
-  accepted: User[],
+  accepted: AssessedUser[],
   now: Date,
   earlyCounts: Promise<StepCounts> | null,
 ): Promise<CountFacts> {
@@ -343,7 +369,7 @@ async function loadCountFacts(
 
 /** One accepted user's plan, from the facts (pure). */
 function planFor(
-  user: User,
+  user: AssessedUser,
   facts: RuleFacts,
   planFacts: PlanFacts,
   request: BatchRequest,

@@ -5,12 +5,13 @@ import { mapLimit } from '../infra/map-limit';
 import type { KeyedLock } from '../infra/redis-lock';
 import type { Models } from '../models/create-models';
 import { stepNames, type Deactivation, type RunSource } from '../models/deactivation.model';
-import type { User } from '../models/user.model';
+import type { User, UserSnapshot } from '../models/user.model';
 import { queueingFailed } from '../queues/queueing-failed';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { lookupConcurrency, writeConcurrency } from '../store/per-key-queries';
 import {
   assessDeactivation,
+  type AssessedUser,
   type Assessment,
   type DeactivationRequest,
 } from './assess-deactivation';
@@ -84,9 +85,11 @@ function refuse(
 
 /** A run on its way to acceptance; `fresh` when this acceptance wrote it. */
 interface Candidate {
-  user: User;
+  user: AssessedUser;
   run: Deactivation;
   fresh: boolean;
+  /** The snapshot the user was assessed from, if not read (see BatchRequest.seen). */
+  seen: UserSnapshot | undefined;
 }
 
 /**
@@ -230,7 +233,7 @@ async function claimRuns(
   assessments: Assessment[],
 ): Promise<Candidate[]> {
   const { models, acceptance, trace } = context;
-  const candidates = assessments.map(({ user, plan }) => {
+  const candidates = assessments.map(({ user, plan, seen }) => {
     const run = newRun(
       { ...acceptance, userId: user._id },
       user,
@@ -240,6 +243,7 @@ async function claimRuns(
     );
     return {
       user,
+      seen,
       run: acceptance.bulkId === undefined ? run : { ...run, bulkId: acceptance.bulkId },
     };
   });
@@ -252,11 +256,11 @@ async function claimRuns(
     models.deactivations.findOne({ claim: candidates[index]?.run.claim }).lean(),
   );
   const holderOf = new Map([...conflicts].map((index, i) => [index, holders[i] ?? null]));
-  return candidates.flatMap(({ user, run }, index): Candidate[] => {
-    if (!conflicts.has(index)) return [{ user, run, fresh: true }];
+  return candidates.flatMap(({ user, run, seen }, index): Candidate[] => {
+    if (!conflicts.has(index)) return [{ user, run, fresh: true, seen }];
     const holder = holderOf.get(index) ?? null;
     if (holder && isOwnEarlierAttempt(holder, acceptance, trace.now)) {
-      return [{ user, run: holder, fresh: false }];
+      return [{ user, run: holder, fresh: false, seen }];
     }
     refuse(
       context,
@@ -287,7 +291,9 @@ function isOwnEarlierAttempt(holder: Deactivation, acceptance: Acceptance, now: 
  * Switches each user from `active` to `inactive` under their run. A user who is no longer
  * active is accepted only when already inactive under this very run (an earlier attempt
  * switched them); otherwise they changed since the checks (deleted, or deactivated by another
- * path): refused with `already_inactive`, and the run this acceptance wrote is removed.
+ * path): refused with `already_inactive`, and the run this acceptance wrote is removed. A user
+ * assessed from a snapshot is switched only if still as seen; one who changed is refused the
+ * same way, and the caller assesses them again.
  */
 async function switchUsers(
   context: AcceptanceContext,
@@ -295,9 +301,15 @@ async function switchUsers(
 ): Promise<Candidate[]> {
   const { models, acceptance } = context;
   // One update per user, a few at a time, never one bulkWrite (see writeConcurrency).
-  const switched = await mapLimit(candidates, writeConcurrency, async ({ user, run }) => {
+  const switched = await mapLimit(candidates, writeConcurrency, async ({ user, run, seen }) => {
     const result = await models.users.updateOne(
-      { _id: user._id, orgId: acceptance.orgId, status: 'active' },
+      {
+        _id: user._id,
+        orgId: acceptance.orgId,
+        status: 'active',
+        // `reactivatedAt: null` also matches a user never reactivated (no such field).
+        ...(seen && { kind: seen.kind, role: seen.role, reactivatedAt: seen.reactivatedAt }),
+      },
       {
         $set: {
           status: 'inactive',

@@ -1,4 +1,5 @@
 import { Schema } from 'mongoose';
+import { userKinds, userRoles, type UserSnapshot } from './user.model';
 
 /** One selected user of a bulk deactivation, frozen at acceptance. */
 export interface BulkItem {
@@ -14,7 +15,18 @@ export interface BulkItem {
   userId: string;
   status: 'pending' | 'enqueued' | 'skipped' | 'planned';
   reason: string | null;
+  /**
+   * The run this item creates, chosen when the selection is frozen (null in a dry run): a run
+   * with this id exists once the item is `enqueued`. A skipped item's is cleared; the items route
+   * shows it only for `enqueued` items. Items frozen before ids were chosen up front have null
+   * until enqueued.
+   */
   runId: string | null;
+  /**
+   * The user as a filter or a sweep's selection read them (null for ids given by the caller):
+   * the batch assesses them from this instead of reading them again (see BatchRequest.seen).
+   */
+  seen: UserSnapshot | null;
 }
 
 export const bulkItemSchema = new Schema<BulkItem>(
@@ -27,6 +39,17 @@ export const bulkItemSchema = new Schema<BulkItem>(
     status: { type: String, enum: ['pending', 'enqueued', 'skipped', 'planned'], required: true },
     reason: { type: String, default: null },
     runId: { type: String, default: null },
+    seen: {
+      type: new Schema<UserSnapshot>(
+        {
+          kind: { type: String, enum: userKinds, required: true },
+          role: { type: String, enum: userRoles, required: true },
+          reactivatedAt: { type: Date, default: null },
+        },
+        { _id: false },
+      ),
+      default: null,
+    },
   },
   { collection: 'bulkItems', versionKey: false },
 );

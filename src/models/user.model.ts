@@ -8,6 +8,16 @@ export type UserKind = (typeof userKinds)[number];
 export type UserRole = (typeof userRoles)[number];
 export type UserStatus = (typeof userStatuses)[number];
 
+/**
+ * What a selection saw of an active user, kept with the selection so that accepting the user
+ * later needs no read: the fields the rules and the run's claim depend on. Nothing personal.
+ */
+export interface UserSnapshot {
+  kind: UserKind;
+  role: UserRole;
+  reactivatedAt: Date | null;
+}
+
 /** A `users` document. Personal fields are absent on a deleted user's tombstone. */
 export interface User {
   _id: string;

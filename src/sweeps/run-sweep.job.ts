@@ -114,7 +114,7 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
     'pending',
     bulkId,
   );
-  const selection = new SelectionWriter(models, bulk._id);
+  const selection = new SelectionWriter(models, bulk._id, { dryRun: bulk.dryRun });
   const { matched, skippedByReason } = await selectSweepUsers(
     models,
     { orgId, policy, now },

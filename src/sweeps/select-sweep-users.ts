@@ -1,5 +1,5 @@
 import type { SelectionWriter } from '../bulk/bulk-selection';
-import { selectDormantUsers } from '../bulk/select-dormant-users';
+import { selectDormantUsers, type SelectedUser } from '../bulk/select-dormant-users';
 import type { Models } from '../models/create-models';
 import type { SweepPolicy } from '../models/organization.model';
 
@@ -32,7 +32,7 @@ export async function selectSweepUsers(
     ),
   );
   const skippedByReason: Record<string, number> = {};
-  const adminCandidates: string[] = [];
+  const adminCandidates: SelectedUser[] = [];
   let matched = 0;
   for await (const page of selectDormantUsers(
     models,
@@ -41,12 +41,12 @@ export async function selectSweepUsers(
     now,
   )) {
     matched += page.length;
-    const chosen: string[] = [];
+    const chosen: SelectedUser[] = [];
     for (const user of page) {
       if (exempt.has(user.role)) incrementReason(skippedByReason, 'exempt_role');
       else if (leaders.has(user._id)) incrementReason(skippedByReason, 'team_leader');
-      else if (user.kind === 'employee' && user.role === 'admin') adminCandidates.push(user._id);
-      else chosen.push(user._id);
+      else if (user.kind === 'employee' && user.role === 'admin') adminCandidates.push(user);
+      else chosen.push(user);
     }
     await selection.add(chosen);
   }

@@ -334,6 +334,15 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
     const { user, plan } = await assessDeactivation(h.models, request, now, { counts: false });
     const run = { ...newRun(request, user, plan, now), bulkId: bulk.id };
     await h.models.deactivations.collection.insertOne(run as never);
+    // Pending items hold the id of the run they will create; the route shows none before it exists.
+    const pendingPage = await client.get(`${bulkPath(orgId)}/${bulk.id}/items`, readKey);
+    expect(pendingPage.status).toBe(200);
+    expect(pendingPage.body).toMatchObject({
+      items: [
+        { userId: halfDone!._id, status: 'pending', runId: null },
+        { userId: other!._id, status: 'pending', runId: null },
+      ],
+    });
     await h.producers.bulkQueue.resume();
     await ensureWorkers();
     const report = await waitForBulkReport(orgId, bulk.id);
@@ -348,6 +357,14 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       .findOne({ bulkId: bulk.id, userId: halfDone!._id })
       .lean();
     expect(item).toMatchObject({ status: 'enqueued', runId: run._id });
+    const otherRun = await h.models.deactivations.findOne({ userId: other!._id }).lean();
+    const donePage = await client.get(`${bulkPath(orgId)}/${bulk.id}/items`, readKey);
+    expect(donePage.body).toMatchObject({
+      items: [
+        { userId: halfDone!._id, status: 'enqueued', runId: run._id },
+        { userId: other!._id, status: 'enqueued', runId: otherRun?._id },
+      ],
+    });
     expect(Object.fromEntries(await runCounts(h.models, [halfDone!._id]))).toEqual({
       [halfDone!._id]: 1,
     });

@@ -618,6 +618,11 @@ describe('sweeps', () => {
     });
     expect(await statusesOf(users)).toEqual(['active', 'active', 'active']);
     expect(await h.models.deactivations.countDocuments({ orgId })).toBe(0);
+    // The frozen selection keeps what the sweep saw of each user, and the id of each run to be.
+    const items = await h.models.bulkItems.find({ bulkId: `sweep-${sweepId}` }).lean();
+    expect(items.map((item) => [item.seen, typeof item.runId])).toEqual(
+      users.map(() => [{ kind: 'employee', role: 'member', reactivatedAt: null }, 'string']),
+    );
 
     const approvePath = `${sweepsPath(orgId)}/${sweepId}/approve`;
     expectError(await client.post(approvePath, {}, writeKey), 403, 'forbidden');

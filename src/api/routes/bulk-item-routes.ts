@@ -84,7 +84,8 @@ export function bulkItemRoutes(deps: { models: Models }): RouteDefinition[] {
                 userId: item.userId,
                 status: item.status,
                 reason: item.reason,
-                runId: item.runId,
+                // A pending item's id is the run it will create, not one that exists yet.
+                runId: item.status === 'enqueued' ? item.runId : null,
                 ...(personal
                   ? { email: user?.email ?? null, name: name === '' ? null : name }
                   : {}),
