@@ -88,10 +88,8 @@ function decide(
 }
 
 /** Each user's run id as the selection chose it (items frozen before ids were chosen: none). */
-function chosenRunIds(items: BulkItem[]): Record<string, string> {
-  return Object.fromEntries(
-    items.flatMap((item) => (item.runId === null ? [] : [[item.userId, item.runId] as const])),
-  );
+function chosenRunIds(items: BulkItem[]): Map<string, string> {
+  return new Map(items.flatMap((item) => (item.runId ? [[item.userId, item.runId] as const] : [])));
 }
 
 /** Creates the accepted users' runs and flows; records each item's run or skip reason. */

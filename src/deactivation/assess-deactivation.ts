@@ -149,7 +149,9 @@ async function loadRuleFacts(
   userIds: string[],
 ): Promise<RuleFacts> {
   const { orgId, actorId } = request;
-  const seen = request.seen ?? new Map<string, UserSnapshot>();
+  // Counting needs what a snapshot leaves out (the email): a counted assessment reads everyone.
+  const seen: ReadonlyMap<string, UserSnapshot> =
+    request.counts || request.seen === undefined ? new Map() : request.seen;
   const snapshots = userIds.flatMap((_id): AssessedUser[] => {
     const snapshot = seen.get(_id);
     return snapshot ? [{ _id, orgId, status: 'active', ...snapshot }] : [];

@@ -52,11 +52,14 @@ export interface Acceptance {
   bulkId?: string;
 }
 
-/** How and when: `now` for every run; the API request's id; test-chosen run ids by user. */
+/**
+ * How and when: `now` for every run; the API request's id; run ids chosen in advance, by user
+ * (a bulk item's, or a test's).
+ */
 export interface AcceptanceTrace {
   now: Date;
   requestId?: string | undefined;
-  runIds?: Partial<Record<string, string>>;
+  runIds?: ReadonlyMap<string, string>;
 }
 
 /** Per user: the run (new, or carried on from an earlier attempt), or why it was refused. */
@@ -152,7 +155,7 @@ export async function requestDeactivation(
     {
       now,
       requestId: trace.requestId,
-      ...(trace.runId === undefined ? {} : { runIds: { [request.userId]: trace.runId } }),
+      ...(trace.runId === undefined ? {} : { runIds: new Map([[request.userId, trace.runId]]) }),
     },
   );
   const outcome = outcomes.get(request.userId);
@@ -224,9 +227,27 @@ async function acceptGroup(
 }
 
 /**
+ * Inserts `runs` unordered; returns, for each one not inserted, the run that holds its claim
+ * (null: nobody, so the conflict was on the run's id).
+ */
+async function insertRuns(
+  models: Models,
+  runs: Deactivation[],
+): Promise<Map<number, Deactivation | null>> {
+  const conflicts = [...(await insertIgnoringDuplicates(models.deactivations, runs))];
+  // Lookups by equality, not `$in` (see lookupConcurrency).
+  const holders = await mapLimit(conflicts, lookupConcurrency, (index) =>
+    models.deactivations.findOne({ claim: runs[index]?.claim }).lean(),
+  );
+  return new Map(conflicts.map((index, i) => [index, holders[i] ?? null]));
+}
+
+/**
  * Inserts a run per user. A claim already taken is carried on when the run holding it is this
  * acceptance's own earlier attempt ({@link isOwnEarlierAttempt}); otherwise the user is
- * refused with `deactivation_in_progress`.
+ * refused with `deactivation_in_progress`. A run whose id was taken but whose claim is free goes
+ * in under an id of its own: the id was chosen in advance (a bulk item's), and an earlier
+ * attempt's run under it gave its claim up since (the reconciler abandoned it).
  */
 async function claimRuns(
   context: AcceptanceContext,
@@ -239,7 +260,7 @@ async function claimRuns(
       user,
       plan,
       trace.now,
-      trace.runIds?.[user._id],
+      trace.runIds?.get(user._id),
     );
     return {
       user,
@@ -247,18 +268,28 @@ async function claimRuns(
       run: acceptance.bulkId === undefined ? run : { ...run, bulkId: acceptance.bulkId },
     };
   });
-  const conflicts = await insertIgnoringDuplicates(
-    models.deactivations,
+  const conflicts = await insertRuns(
+    models,
     candidates.map(({ run }) => run),
   );
-  // Lookups by equality, not `$in` (see lookupConcurrency).
-  const holders = await mapLimit([...conflicts], lookupConcurrency, (index) =>
-    models.deactivations.findOne({ claim: candidates[index]?.run.claim }).lean(),
-  );
-  const holderOf = new Map([...conflicts].map((index, i) => [index, holders[i] ?? null]));
+  const idTaken = [...conflicts].flatMap(([index, holder]) => {
+    const candidate = holder === null ? candidates[index] : undefined;
+    return candidate ? [{ index, candidate }] : [];
+  });
+  if (idTaken.length > 0) {
+    for (const { candidate } of idTaken) candidate.run = { ...candidate.run, _id: ulid() };
+    const again = await insertRuns(
+      models,
+      idTaken.map(({ candidate }) => candidate.run),
+    );
+    for (const [i, { index }] of idTaken.entries()) {
+      if (again.has(i)) conflicts.set(index, again.get(i) ?? null);
+      else conflicts.delete(index);
+    }
+  }
   return candidates.flatMap(({ user, run, seen }, index): Candidate[] => {
     if (!conflicts.has(index)) return [{ user, run, fresh: true, seen }];
-    const holder = holderOf.get(index) ?? null;
+    const holder = conflicts.get(index) ?? null;
     if (holder && isOwnEarlierAttempt(holder, acceptance, trace.now)) {
       return [{ user, run: holder, fresh: false, seen }];
     }

@@ -23,10 +23,11 @@ export interface BulkItem {
    */
   runId: string | null;
   /**
-   * The user as a filter or a sweep's selection read them (null for ids given by the caller):
-   * the batch assesses them from this instead of reading them again (see BatchRequest.seen).
+   * The user as a filter or a sweep's selection read them (null for ids given by the caller;
+   * absent on items frozen before snapshots were kept): the batch assesses them from this
+   * instead of reading them again (see BatchRequest.seen).
    */
-  seen: UserSnapshot | null;
+  seen?: UserSnapshot | null;
 }
 
 export const bulkItemSchema = new Schema<BulkItem>(

@@ -1,11 +1,16 @@
 import { newBulk, SelectionWriter } from '../../src/bulk/bulk-selection';
+import { Queue } from 'bullmq';
+import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
 import { newRun } from '../../src/deactivation/request-deactivation';
 import { buildPlan } from '../../src/domain/deactivation-plan';
 import { processBulkBatch } from '../../src/bulk/process-bulk-batch';
 import type { BulkDeactivation } from '../../src/models/bulk-deactivation.model';
 import type { SelectedUser } from '../../src/bulk/select-dormant-users';
+import { createLogger } from '../../src/logging/logger';
 import type { BulkItem } from '../../src/models/bulk-item.model';
 import type { User } from '../../src/models/user.model';
+import { queueNames } from '../../src/queues/queue-names';
+import { reconcileRuns } from '../../src/workers/maintenance/reconcile-runs.job';
 import { seedStaffedOrg, userFixture, type StaffedOrg } from '../../test-kit/factories';
 import { openMonitoredModels, type MonitoredModels } from '../support/monitored-models';
 import { openIdleProducer, type IdleProducer } from '../support/run-helpers';
@@ -262,6 +267,74 @@ describe('a bulk batch of selected users', () => {
       enqueued: 2,
       skipped: 1,
       skippedByReason: { higher_role: 1 },
+    });
+  });
+});
+
+describe('a bulk batch resumed after a crash', () => {
+  it('gives a user a run of a new id when an abandoned run of the earlier attempt kept the chosen one', async () => {
+    const staffed = await seedStaffedOrg(store.models, (orgId) => [userFixture(orgId)]);
+    const [user] = staffed.users;
+    const { bulk, items } = await frozenBulk(staffed, [selected(user!)], false);
+    const chosen = items[0]!.runId!;
+    // The earlier attempt wrote the run under the chosen id and died before switching the user;
+    // the reconciler then closed it as abandoned and freed its claim.
+    const { plan } = await assessDeactivation(
+      store.models,
+      { orgId: staffed.orgId, userId: user!._id, actorId: staffed.manager._id, source: 'bulk' },
+      new Date(),
+      { counts: false },
+    );
+    await store.models.deactivations.collection.insertOne({
+      ...newRun(
+        {
+          orgId: staffed.orgId,
+          userId: user!._id,
+          actorId: staffed.manager._id,
+          source: 'bulk',
+          reason: null,
+        },
+        user!,
+        plan,
+        new Date(Date.now() - 60_000),
+        chosen,
+      ),
+      bulkId: bulk._id,
+    } as never);
+    const runsQueue = new Queue(queueNames.runs, {
+      connection: idle.connection,
+      prefix: idle.prefix,
+    });
+    try {
+      const reconciled = await reconcileRuns(
+        {
+          models: store.models,
+          flows: idle.flows,
+          runsQueue,
+          logger: createLogger({ logLevel: 'silent' }),
+        },
+        { graceMs: 0 },
+      );
+      expect(reconciled.abandoned).toBe(1);
+    } finally {
+      await runsQueue.close();
+    }
+
+    await processFirstBatch(bulk);
+
+    const item = await itemOf(bulk, user!._id);
+    expect(item).toMatchObject({ status: 'enqueued', reason: null });
+    expect(item?.runId).not.toBe(chosen);
+    expect(await store.models.users.findById(user!._id).lean()).toMatchObject({
+      status: 'inactive',
+      deactivationId: item?.runId,
+    });
+    expect(await store.models.deactivations.findById(item?.runId).lean()).toMatchObject({
+      status: 'pending',
+      bulkId: bulk._id,
+    });
+    expect(await store.models.deactivations.findById(chosen).lean()).toMatchObject({
+      status: 'failed',
     });
   });
 });

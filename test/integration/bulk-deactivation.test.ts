@@ -343,6 +343,10 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
         { userId: other!._id, status: 'pending', runId: null },
       ],
     });
+    const otherChosen = (
+      await h.models.bulkItems.findOne({ bulkId: bulk.id, userId: other!._id }).lean()
+    )?.runId;
+    expect(typeof otherChosen).toBe('string');
     await h.producers.bulkQueue.resume();
     await ensureWorkers();
     const report = await waitForBulkReport(orgId, bulk.id);
@@ -358,6 +362,8 @@ describe('bulk deactivation: frozen selection, per-user refusals, dry runs', () 
       .lean();
     expect(item).toMatchObject({ status: 'enqueued', runId: run._id });
     const otherRun = await h.models.deactivations.findOne({ userId: other!._id }).lean();
+    // The user nobody had started: a run under the id the selection chose.
+    expect(otherRun?._id).toBe(otherChosen);
     const donePage = await client.get(`${bulkPath(orgId)}/${bulk.id}/items`, readKey);
     expect(donePage.body).toMatchObject({
       items: [
