@@ -36,7 +36,13 @@ export class SelectionWriter {
    */
   async add(users: Iterable<string | SelectedUser>): Promise<void> {
     for (const user of users) {
-      const userId = typeof user === 'string' ? user : user._id;
+      const { userId, seen } =
+        typeof user === 'string'
+          ? { userId: user, seen: null }
+          : {
+              userId: user._id,
+              seen: { kind: user.kind, role: user.role, reactivatedAt: user.reactivatedAt ?? null },
+            };
       this.pending.push({
         _id: `${this.bulkId}/${String(this.seq).padStart(8, '0')}`,
         bulkId: this.bulkId,
@@ -46,10 +52,7 @@ export class SelectionWriter {
         status: 'pending',
         reason: null,
         runId: this.options.dryRun ? null : ulid(),
-        seen:
-          typeof user === 'string'
-            ? null
-            : { kind: user.kind, role: user.role, reactivatedAt: user.reactivatedAt ?? null },
+        seen,
       });
       this.seq += 1;
       if (this.pending.length >= itemBatch) await this.flush();

@@ -148,8 +148,9 @@ async function recordItemUpdates(
     if (update === undefined) continue;
     // Only the status changes: the reason stays null and the run id is the one chosen.
     const statusOnly = update.status !== 'skipped' && update.runId === item.runId;
-    if (statusOnly) byStatus.set(update.status, [...(byStatus.get(update.status) ?? []), item._id]);
-    else single.push([item._id, update]);
+    if (!statusOnly) single.push([item._id, update]);
+    else if (byStatus.has(update.status)) byStatus.get(update.status)?.push(item._id);
+    else byStatus.set(update.status, [item._id]);
   }
   await mapLimit(single, writeConcurrency, ([_id, update]) =>
     models.bulkItems.updateOne({ _id, status: 'pending' }, { $set: update }),
@@ -234,12 +235,13 @@ export async function processBulkBatch(
   if (items.length === 0) return null;
   const now = new Date();
   // A dry run writes nothing that could catch a stale snapshot: its users are read.
-  const updates = await settleItems(deps, bulk, items, now, { fromSnapshots: !bulk.dryRun });
+  const fromSnapshots = !bulk.dryRun;
+  const updates = await settleItems(deps, bulk, items, now, { fromSnapshots });
   // A refusal built on a snapshot, or a switch the user no longer matched, may be stale: those
   // users are assessed again, from the store, as if they had no snapshot.
-  const recheck = bulk.dryRun
-    ? []
-    : items.filter((item) => item.seen && updates.get(item._id)?.status === 'skipped');
+  const recheck = fromSnapshots
+    ? items.filter((item) => item.seen && updates.get(item._id)?.status === 'skipped')
+    : [];
   if (recheck.length > 0) {
     const rechecked = await settleItems(deps, bulk, recheck, now, { fromSnapshots: false });
     for (const [id, update] of rechecked) updates.set(id, update);

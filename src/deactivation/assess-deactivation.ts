@@ -121,7 +121,10 @@ export async function assessDeactivations(
       : null;
   // Refused before anything awaits them: the counts' outcome no longer matters.
   earlyCounts?.catch(() => undefined);
-  const facts = await loadRuleFacts(models, request, userIds);
+  // Counting needs what a snapshot leaves out (the email): a counted assessment reads everyone.
+  const seen: ReadonlyMap<string, UserSnapshot> =
+    request.counts || request.seen === undefined ? new Map() : request.seen;
+  const facts = await loadRuleFacts(models, request, userIds, seen);
   const { outcomes, accepted } = applyRules(facts, userIds);
   if (accepted.length === 0) return outcomes;
   const planFacts = await loadPlanFacts(
@@ -132,11 +135,11 @@ export async function assessDeactivations(
     request.counts ? () => loadCountFacts(models, request.orgId, accepted, now, earlyCounts) : null,
   );
   for (const user of accepted) {
-    const seen = request.seen?.get(user._id);
+    const snapshot = seen.get(user._id);
     const plan = planFor(user, facts, planFacts, request, now);
     outcomes.set(user._id, {
       ok: true,
-      assessment: seen === undefined ? { user, plan } : { user, plan, seen },
+      assessment: snapshot === undefined ? { user, plan } : { user, plan, seen: snapshot },
     });
   }
   return outcomes;
@@ -147,11 +150,9 @@ async function loadRuleFacts(
   models: Models,
   request: BatchRequest,
   userIds: string[],
+  seen: ReadonlyMap<string, UserSnapshot>,
 ): Promise<RuleFacts> {
   const { orgId, actorId } = request;
-  // Counting needs what a snapshot leaves out (the email): a counted assessment reads everyone.
-  const seen: ReadonlyMap<string, UserSnapshot> =
-    request.counts || request.seen === undefined ? new Map() : request.seen;
   const snapshots = userIds.flatMap((_id): AssessedUser[] => {
     const snapshot = seen.get(_id);
     return snapshot ? [{ _id, orgId, status: 'active', ...snapshot }] : [];
