@@ -21,6 +21,8 @@ export interface BulkView {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Why a `failed` bulk failed (`code: message`); null otherwise. */
+  error: string | null;
 }
 
 /** Reads a bulk with its runs' progress so far. */
@@ -48,5 +50,6 @@ export async function loadBulkView(models: Models, bulk: BulkDeactivation): Prom
     createdAt: bulk.createdAt,
     startedAt: bulk.startedAt,
     finishedAt: bulk.finishedAt,
+    error: bulk.error,
   };
 }

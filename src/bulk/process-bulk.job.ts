@@ -1,10 +1,12 @@
 import type { FlowProducer, Job } from 'bullmq';
 import { AppError } from '../errors/app-error';
+import { toAppError } from '../errors/to-app-error';
 import type { KeyedLock } from '../infra/redis-lock';
 import type { Logger } from '../logging/logger';
 import type { BulkDeactivation } from '../models/bulk-deactivation.model';
 import type { Models } from '../models/create-models';
 import type { BulkJobData } from '../queues/bulk-queue';
+import { isLastAttempt } from '../queues/last-attempt';
 import { recordBulkCompleted } from '../webhooks/webhook-facts';
 import { bulkBatchSize } from './bulk-selection';
 import { countBulkItems, type BulkTotals } from './count-bulk-items';
@@ -15,6 +17,15 @@ export interface BulkOutcome {
   /** The bulk as it was when the job took it up. */
   bulk: BulkDeactivation;
   totals: BulkTotals;
+  finishedAt: Date;
+}
+
+/** How a bulk failed for good: its job's last attempt failed (see isLastAttempt). */
+export interface BulkFailure {
+  /** The bulk as it was when the job took it up. */
+  bulk: BulkDeactivation;
+  /** `code: message` of the error, as the bulk's `error` says it. */
+  error: string;
   finishedAt: Date;
 }
 
@@ -31,6 +42,8 @@ export interface BulkJobDeps {
    * nothing of who started the bulk, the composition root passes what records the outcome.
    */
   onFinished?: ((outcome: BulkOutcome) => Promise<void>) | undefined;
+  /** Called once when the job's last attempt failed and the bulk was marked `failed`. */
+  onFailed?: ((failure: BulkFailure) => Promise<void>) | undefined;
 }
 
 /** Recounts the totals from the items and marks the bulk `completed`. */
@@ -51,10 +64,41 @@ async function announceFinished(deps: BulkJobDeps, outcome: BulkOutcome): Promis
 }
 
 /**
+ * Marks a bulk that is still pending or running `failed`, with the error, and hands that to
+ * `onFailed`. Without it the bulk would stay `running` for good, counting against its
+ * organization's cap of pending bulks. Recording is best effort: the job's own error is what
+ * BullMQ keeps, and a failure to record it is logged.
+ */
+async function recordBulkFailure(
+  deps: BulkJobDeps,
+  bulk: BulkDeactivation,
+  error: unknown,
+): Promise<void> {
+  const appError = toAppError(error);
+  const failure: BulkFailure = {
+    bulk,
+    error: `${appError.code}: ${appError.message}`,
+    finishedAt: new Date(),
+  };
+  try {
+    const marked = await deps.models.bulkDeactivations.updateOne(
+      { _id: bulk._id, status: { $in: ['pending', 'running'] } },
+      { $set: { status: 'failed', error: failure.error, finishedAt: failure.finishedAt } },
+    );
+    if (marked.modifiedCount === 1) await deps.onFailed?.(failure);
+    deps.logger.warn({ bulkId: bulk._id, code: appError.code }, 'bulk deactivation failed');
+  } catch (recordError) {
+    deps.logger.warn({ bulkId: bulk._id, err: recordError }, 'could not record the bulk failure');
+  }
+}
+
+/**
  * Works through a bulk's frozen selection a batch at a time ({@link processBulkBatch}).
  * Progress goes to the job and the bulk document. After a crash the job resumes where the items
  * say, and the runs' unique claims keep anyone from getting a second run. At the end the
- * totals are recounted from the items and handed to `onFinished`.
+ * totals are recounted from the items and handed to `onFinished`. When the job's last attempt
+ * fails the bulk is marked `failed` ({@link recordBulkFailure}); retrying the job (from the
+ * dashboard) resumes it the same way.
  */
 export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): Promise<unknown> {
   const { models, logger } = deps;
@@ -75,19 +119,32 @@ export async function processBulkJob(job: Job<BulkJobData>, deps: BulkJobDeps): 
     await announceFinished(deps, { bulk, totals, finishedAt: bulk.finishedAt ?? new Date() });
     return { bulkId, status: bulk.status };
   }
-  await models.bulkDeactivations.updateOne(
-    { _id: bulkId },
-    { $set: { status: 'running', startedAt: bulk.startedAt ?? new Date() } },
-  );
+  try {
+    // A retried failed bulk resumes: it is running again, and its error is history.
+    await models.bulkDeactivations.updateOne(
+      { _id: bulkId },
+      {
+        $set: {
+          status: 'running',
+          startedAt: bulk.startedAt ?? new Date(),
+          finishedAt: null,
+          error: null,
+        },
+      },
+    );
 
-  const batches = Math.ceil(bulk.matched / bulkBatchSize);
-  for (let batch = 0; batch < batches; batch += 1) {
-    const processed = await processBulkBatch(deps, bulk, batch);
-    if (processed !== null) await job.updateProgress({ processed, matched: bulk.matched });
+    const batches = Math.ceil(bulk.matched / bulkBatchSize);
+    for (let batch = 0; batch < batches; batch += 1) {
+      const processed = await processBulkBatch(deps, bulk, batch);
+      if (processed !== null) await job.updateProgress({ processed, matched: bulk.matched });
+    }
+
+    const { totals, finishedAt } = await finishBulk(models, bulkId);
+    await announceFinished(deps, { bulk, totals, finishedAt });
+    logger.info({ bulkId, ...totals }, 'bulk deactivation finished');
+    return { bulkId, status: 'completed', ...totals };
+  } catch (error) {
+    if (isLastAttempt(job, error)) await recordBulkFailure(deps, bulk, error);
+    throw error;
   }
-
-  const { totals, finishedAt } = await finishBulk(models, bulkId);
-  await announceFinished(deps, { bulk, totals, finishedAt });
-  logger.info({ bulkId, ...totals }, 'bulk deactivation finished');
-  return { bulkId, status: 'completed', ...totals };
 }

@@ -10,6 +10,7 @@ import type { Deactivation } from '../models/deactivation.model';
 import { runJobId, stepJobId } from '../queues/job-ids';
 import type { RunJobData, StepJobData } from '../queues/job-kinds';
 import { jobOptions } from '../queues/job-options';
+import { isLastAttempt } from '../queues/last-attempt';
 import { queueNames } from '../queues/queue-names';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { recordRunFinished } from '../webhooks/webhook-facts';
@@ -209,7 +210,7 @@ async function recordFailure(
   const { logger, metrics } = deps;
   const { runId, requestId, step } = job.data;
   const appError = toAppError(error);
-  const final = !appError.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  const final = isLastAttempt(job, appError);
   const message = `${appError.code}: ${error instanceof Error ? error.message : String(error)}`;
   await record.fail(message, final).catch((recordError: unknown) => {
     // The store may be what failed; BullMQ's retry will record the next attempt.

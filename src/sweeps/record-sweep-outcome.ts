@@ -1,4 +1,4 @@
-import type { BulkOutcome } from '../bulk/process-bulk.job';
+import type { BulkFailure, BulkOutcome } from '../bulk/process-bulk.job';
 import type { Models } from '../models/create-models';
 import { recordSweep } from '../webhooks/webhook-facts';
 
@@ -26,8 +26,25 @@ export async function recordSweepOutcome(models: Models, outcome: BulkOutcome): 
         deactivated: totals.enqueued,
         skippedByReason,
         finishedAt,
+        // A bulk retried after it failed ends here too: the report's failure is history.
+        error: null,
       },
     },
   );
   await recordSweep(models, bulk.sweepId);
+}
+
+/**
+ * Marks the report of a sweep whose bulk failed for good `failed`, with the bulk's error. A
+ * retried bulk that then completes makes it `completed` ({@link recordSweepOutcome}). Passed to
+ * the bulk job as its `onFailed`; a bulk of no sweep is left alone. No webhook event: the
+ * contract names none for a failed sweep.
+ */
+export async function recordSweepFailure(models: Models, failure: BulkFailure): Promise<void> {
+  const { bulk, error, finishedAt } = failure;
+  if (bulk.sweepId === null) return;
+  await models.sweeps.updateOne(
+    { _id: bulk.sweepId, status: { $in: ['running', 'approved'] } },
+    { $set: { status: 'failed', error, finishedAt } },
+  );
 }

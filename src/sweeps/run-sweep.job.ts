@@ -1,10 +1,12 @@
 import type { Job, Queue } from 'bullmq';
 import { newBulk, SelectionWriter } from '../bulk/bulk-selection';
+import { toAppError } from '../errors/to-app-error';
 import type { Logger } from '../logging/logger';
 import type { Models } from '../models/create-models';
 import type { SweepPolicy } from '../models/organization.model';
 import type { SweepReport } from '../models/sweep-report.model';
 import { enqueueBulk } from '../queues/bulk-queue';
+import { isLastAttempt } from '../queues/last-attempt';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { selectSweepUsers } from './select-sweep-users';
 import type { SweepJobData } from './sweep-scheduler';
@@ -51,6 +53,8 @@ export function newSweepReport(
  * Inserts the fire's report, unique by id, so one fire is swept once. Returns when the sweep
  * starts (now, or when an interrupted attempt of this fire started), or why this attempt stops:
  * the fire was swept already, or its bulk was written (and is re-queued while still pending).
+ * A report `failed` by this job's last attempt is taken up again (an operator retried the job)
+ * unless its bulk was written and has moved on.
  */
 async function claimSweep(
   deps: SweepDeps,
@@ -61,14 +65,19 @@ async function claimSweep(
   const taken = await insertIgnoringDuplicates(models.sweeps, [report]);
   if (taken.size === 0) return { startedAt: report.startedAt };
   const existing = await models.sweeps.findById(report._id).lean();
-  if (existing?.status !== 'running') {
+  const bulk =
+    existing?.bulkId == null ? null : await models.bulkDeactivations.findById(bulkId).lean();
+  if (existing?.status === 'failed' && (bulk === null || bulk.status === 'pending')) {
+    await models.sweeps.updateOne(
+      { _id: report._id, status: 'failed' },
+      { $set: { status: 'running', error: null, finishedAt: null } },
+    );
+  } else if (existing?.status !== 'running') {
     // An earlier attempt may have held the sweep and stopped before recording the event.
     await recordSweep(models, report._id);
     return { stop: 'already swept' };
   }
   // An earlier attempt of this fire stopped part-way: finish it, as of when it started.
-  const bulk =
-    existing.bulkId === null ? null : await models.bulkDeactivations.findById(bulkId).lean();
   if (!bulk) return { startedAt: existing.startedAt };
   if (bulk.status === 'pending') await enqueueBulk(deps.bulkQueue, bulk);
   return { stop: 'resumed' };
@@ -81,7 +90,7 @@ async function claimSweep(
  * fire's report can be inserted once: two workers never run the same sweep.
  */
 export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Promise<unknown> {
-  const { models, bulkQueue, logger } = deps;
+  const { models } = deps;
   const { orgId } = job.data;
   const org = await models.organizations.findById(orgId).lean();
   const policy = org?.sweepPolicy;
@@ -97,8 +106,48 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
       ? { orgId, sweepId, resumed: true }
       : { orgId, sweepId, swept: false, reason: claim.stop };
   }
-  const now = claim.startedAt;
+  try {
+    return await sweep(deps, { orgId, sweepId, bulkId, policy, now: claim.startedAt });
+  } catch (error) {
+    if (isLastAttempt(job, error)) await recordSweepJobFailure(deps, sweepId, error);
+    throw error;
+  }
+}
 
+/**
+ * Marks the report `failed` with the error when the sweep job's last attempt failed; once the bulk
+ * is queued, failing is the bulk job's to record. Best effort: a failure to record is logged.
+ */
+async function recordSweepJobFailure(
+  deps: SweepDeps,
+  sweepId: string,
+  error: unknown,
+): Promise<void> {
+  const appError = toAppError(error);
+  try {
+    await deps.models.sweeps.updateOne(
+      { _id: sweepId, status: 'running' },
+      {
+        $set: {
+          status: 'failed',
+          error: `${appError.code}: ${appError.message}`,
+          finishedAt: new Date(),
+        },
+      },
+    );
+    deps.logger.warn({ sweepId, code: appError.code }, 'sweep failed');
+  } catch (recordError) {
+    deps.logger.warn({ sweepId, err: recordError }, 'could not record the sweep failure');
+  }
+}
+
+/** Selects the users and hands them to a bulk (held over `maxPerRun`). */
+async function sweep(
+  deps: SweepDeps,
+  fire: { orgId: string; sweepId: string; bulkId: string; policy: SweepPolicy; now: Date },
+): Promise<unknown> {
+  const { models, bulkQueue, logger } = deps;
+  const { orgId, sweepId, bulkId, policy, now } = fire;
   const bulk = newBulk(
     {
       orgId,

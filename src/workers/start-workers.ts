@@ -23,7 +23,7 @@ import {
 import { expireIdempotencyRecordsJob } from './maintenance/expire-idempotency-records.job';
 import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
-import { recordSweepOutcome } from '../sweeps/record-sweep-outcome';
+import { recordSweepFailure, recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
 import { startSchedulerUpkeep } from './scheduler-upkeep';
 import { startWebhookDelivery, type WebhookDelivery } from '../webhooks/webhook-delivery-runtime';
@@ -79,6 +79,7 @@ function buildRegistry(
           locks,
           logger,
           onFinished: (outcome) => recordSweepOutcome(models, outcome),
+          onFailed: (failure) => recordSweepFailure(models, failure),
         }),
     },
     [queueNames.sweeps]: { sweep: (job) => runSweepJob(job, { models, bulkQueue, logger }) },

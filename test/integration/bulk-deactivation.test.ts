@@ -1,16 +1,15 @@
-import { createApiKey } from '../../src/auth/api-key-repository';
 import { assessDeactivation } from '../../src/deactivation/assess-deactivation';
 import { newRun } from '../../src/deactivation/request-deactivation';
 import type { User } from '../../src/models/user.model';
-import { openApiHarness, type ApiHarness } from '../support/api-harness';
+import type { ApiHarness } from '../support/api-harness';
 import {
   expectError,
   issuePaths,
-  jsonClient,
-  listen,
+  openKeyedApi,
   runCounts,
   waitForBulkRuns,
   type JsonClient,
+  type KeyedApi,
 } from '../support/bulk-fixtures';
 import {
   daysAgo,
@@ -28,28 +27,21 @@ import { eventually } from '../../test-kit/service-process';
 // frozen when accepted, every user gets a single deactivation's checks when their turn comes,
 // refusals are recorded per user and never fail the bulk.
 
+let api: KeyedApi;
 let h: ApiHarness;
-let stopServer: () => Promise<void>;
 let client: JsonClient;
-let writeKey: string;
 let readKey: string;
 let workers: { close: () => Promise<void> } | null = null;
 
 beforeAll(async () => {
-  h = await openApiHarness('bulk');
-  const listening = await listen(h);
-  stopServer = listening.close;
-  client = jsonClient(listening.server, () => writeKey);
-  writeKey = (
-    await createApiKey(h.models, { name: 'writer', scopes: ['read', 'write'], orgIds: ['*'] })
-  ).key;
-  readKey = (await createApiKey(h.models, { name: 'reader', scopes: ['read'], orgIds: ['*'] })).key;
+  api = await openKeyedApi('bulk');
+  ({ h, client } = api);
+  readKey = api.keys.read;
 });
 
 afterAll(async () => {
   await workers?.close();
-  await stopServer();
-  await h.close();
+  await api.close();
 }, 30_000);
 
 /** Starts the workers on the harness's queue prefix (once; later tests keep them). */

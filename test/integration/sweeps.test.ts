@@ -9,15 +9,15 @@ import {
   sweepSchedulerId,
   type SweepJobData,
 } from '../../src/sweeps/sweep-scheduler';
-import { openApiHarness, type ApiHarness } from '../support/api-harness';
+import type { ApiHarness } from '../support/api-harness';
 import {
   expectError,
   issuePaths,
-  jsonClient,
-  listen,
+  openKeyedApi,
   runCounts,
   waitForBulkRuns,
   type JsonClient,
+  type KeyedApi,
 } from '../support/bulk-fixtures';
 import {
   daysAgo,
@@ -36,28 +36,22 @@ import { openTestRedis } from '../support/test-env';
 // (re-created from MongoDB), sweeps that page through dormant users with skips and reasons, dry
 // runs, the maxPerRun circuit breaker with admin approval, and one report per fire.
 
+let api: KeyedApi;
 let h: ApiHarness;
-let stopServer: () => Promise<void>;
 let client: JsonClient;
 let writeKey: string;
 let adminKey: string;
 const workers: { close: () => Promise<void> }[] = [];
 
 beforeAll(async () => {
-  h = await openApiHarness('sweeps');
-  const listening = await listen(h);
-  stopServer = listening.close;
-  client = jsonClient(listening.server, () => writeKey);
-  writeKey = (
-    await createApiKey(h.models, { name: 'writer', scopes: ['read', 'write'], orgIds: ['*'] })
-  ).key;
-  adminKey = (await createApiKey(h.models, { name: 'admin', scopes: ['*'], orgIds: ['*'] })).key;
+  api = await openKeyedApi('sweeps');
+  ({ h, client } = api);
+  ({ write: writeKey, admin: adminKey } = api.keys);
 });
 
 afterAll(async () => {
   for (const running of workers) await running.close();
-  await stopServer();
-  await h.close();
+  await api.close();
 }, 30_000);
 
 /** Never fires during a test run: the schedule is real, the sweeps are triggered by hand. */

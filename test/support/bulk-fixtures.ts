@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import request, { type Response } from 'supertest';
+import { createApiKey } from '../../src/auth/api-key-repository';
 import type { Models } from '../../src/models/create-models';
-import type { ApiHarness } from './api-harness';
+import { openApiHarness, type ApiHarness } from './api-harness';
 import { eventually } from '../../test-kit/service-process';
 
 /** The harness's app listening on a loopback port; `close` stops it. */
@@ -45,6 +46,38 @@ export function jsonClient(server: Server, defaultKey: () => string): JsonClient
         .put(path)
         .set('Authorization', `Bearer ${key ?? defaultKey()}`)
         .send(body as object),
+  };
+}
+
+/** A harness listening on loopback, with a key of each kind the bulk and sweep tests use. */
+export interface KeyedApi {
+  h: ApiHarness;
+  /** Calls with the `write` key unless given another. */
+  client: JsonClient;
+  keys: { write: string; read: string; admin: string };
+  /** Stops the server and closes the harness. */
+  close: () => Promise<void>;
+}
+
+/** Opens a harness ({@link openApiHarness}), listens, and creates a write, read and admin key. */
+export async function openKeyedApi(tag: string): Promise<KeyedApi> {
+  const h = await openApiHarness(tag);
+  const listening = await listen(h);
+  const key = async (name: string, scopes: string[]): Promise<string> =>
+    (await createApiKey(h.models, { name, scopes, orgIds: ['*'] })).key;
+  const keys = {
+    write: await key('writer', ['read', 'write']),
+    read: await key('reader', ['read']),
+    admin: await key('admin', ['*']),
+  };
+  return {
+    h,
+    client: jsonClient(listening.server, () => keys.write),
+    keys,
+    close: async () => {
+      await listening.close();
+      await h.close();
+    },
   };
 }
 

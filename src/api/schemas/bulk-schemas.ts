@@ -83,6 +83,10 @@ export const bulkSchema = z
     createdAt: z.iso.datetime(),
     startedAt: z.iso.datetime().nullable(),
     finishedAt: z.iso.datetime().nullable(),
+    error: z
+      .string()
+      .nullable()
+      .meta({ description: 'Why a failed bulk failed (`code: message`); null otherwise' }),
   })
   .meta({ title: 'BulkDeactivation' });
 

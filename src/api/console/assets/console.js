@@ -1031,11 +1031,18 @@ function confirmBulk(state, reload) {
           const total = Math.max(current.matched - current.skipped, current.enqueued, 1);
           bar.max = total;
           bar.value = current.completedRuns;
-          text.textContent = finished(current)
-            ? `Done: ${plural(current.completedRuns, 'user')} deactivated${current.failedRuns ? `, ${current.failedRuns} failed` : ''}, ${current.skipped} skipped.`
-            : `Deactivated ${current.completedRuns} of ${total}…`;
+          const done = `${plural(current.completedRuns, 'user')} deactivated${current.failedRuns ? `, ${current.failedRuns} failed` : ''}, ${current.skipped} skipped.`;
+          text.textContent = !finished(current)
+            ? `Deactivated ${current.completedRuns} of ${total}…`
+            : current.status === 'failed'
+              ? `Stopped (${current.error ?? 'the bulk deactivation failed'}): ${done}`
+              : `Done: ${done}`;
         });
-        toast(`Bulk deactivation finished: ${plural(bulk.completedRuns, 'user')} deactivated.`);
+        toast(
+          bulk.status === 'failed'
+            ? `Bulk deactivation stopped: ${plural(bulk.completedRuns, 'user')} deactivated.`
+            : `Bulk deactivation finished: ${plural(bulk.completedRuns, 'user')} deactivated.`,
+        );
         reload();
       });
     });
