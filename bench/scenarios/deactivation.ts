@@ -6,7 +6,6 @@ import {
   deletePrefix,
   newTag,
   openStore,
-  sleep,
   withDriver,
   type BenchStore,
 } from '../support/common';
@@ -29,6 +28,7 @@ import {
 } from '../support/verify-writes';
 import { describeCpu, measureCpu, medianCpu, type CpuByRole } from '../support/process-cpu';
 import { contextRow, median, row, type Row } from '../support/sampled-row';
+import { watchRunCompletions, type RunCompletions } from '../support/run-completions';
 import { postDeactivation, startApi, startWorker, type BenchProcess } from '../support/stack';
 
 interface Seeded {
@@ -55,6 +55,8 @@ async function offboardStack(
   apiKey: string;
   /** The API's and the worker's pids, by role (for {@link measureCpu}). */
   roles: Record<number, string>;
+  /** Learns of completed runs from Redis ({@link watchRunCompletions}). */
+  completions: RunCompletions;
   stop: () => Promise<void>;
 }> {
   const key = await benchApiKey(store.models, org.orgId);
@@ -66,11 +68,14 @@ async function offboardStack(
     cpuProfDir,
   };
   const processes: BenchProcess[] = [];
+  let completions: RunCompletions | null = null;
   try {
     const api = await startApi(options);
     processes.push(api);
     const worker = await startWorker(options);
     processes.push(worker);
+    completions = await watchRunCompletions(store, benchConfig.redisUrl, options.prefix);
+    const watching = completions;
     return {
       baseUrl: api.baseUrl,
       apiKey: key,
@@ -79,30 +84,18 @@ async function offboardStack(
         [worker.child.pid ?? -1]: 'worker',
         [process.pid]: 'bench',
       },
+      completions: watching,
       stop: async () => {
+        await watching.close();
         await Promise.all(processes.map((p) => p.stop()));
         await deletePrefix(benchConfig.redisUrl, options.prefix);
       },
     };
   } catch (error) {
+    await completions?.close();
     await Promise.all(processes.map((p) => p.stop()));
     await deletePrefix(benchConfig.redisUrl, options.prefix);
     throw error;
-  }
-}
-
-async function waitCompleted(store: BenchStore, runIds: string[], pollMs: number): Promise<void> {
-  const deadline = Date.now() + 30 * 60_000;
-  for (;;) {
-    // Equality filters only: FerretDB v1 pushes them down to PostgreSQL.
-    const [completed, failed] = await Promise.all([
-      store.models.deactivations.countDocuments({ status: 'completed' }),
-      store.models.deactivations.countDocuments({ status: 'failed' }),
-    ]);
-    if (failed > 0) throw new Error(`${failed} run(s) failed`);
-    if (completed >= runIds.length) return;
-    if (Date.now() > deadline) throw new Error('runs did not complete in 30 minutes');
-    await sleep(pollMs);
   }
 }
 
@@ -179,7 +172,7 @@ export async function throughputScenario(options: {
             actorId: app.org.adminId,
           }),
         );
-        await waitCompleted(app.store, runIds, 100);
+        await stack.completions.waitFor(runIds, 30 * 60_000);
         seconds = (performance.now() - started) / 1000;
         offboardCpu.push(cpu(count));
         done = app.users.map((user, i) => ({ user, runId: runIds[i] ?? '' }));
@@ -309,12 +302,7 @@ export async function latencyScenario(options: {
             userId: user.userId,
             actorId: app.org.adminId,
           });
-          for (;;) {
-            const run = await app.store.models.deactivations.findById(runId, { status: 1 }).lean();
-            if (run?.status === 'completed') break;
-            if (run?.status === 'failed') throw new Error(`run ${runId} failed`);
-            await sleep(5);
-          }
+          await stack.completions.waitFor([runId], 5 * 60_000);
           times.push(performance.now() - started);
           done.push({ user, runId });
         }
