@@ -27,9 +27,17 @@ export async function watchRunCompletions(
   // From the stream's first entry: an event written before the first read is not missed.
   const events = new QueueEvents(queueNames.runs, { connection, prefix, lastEventId: '0' });
   const completed = new Set<string>();
+  // Bumped by every event, so a wait can tell whether one came while it was checking the store.
+  let seen = 0;
   let changed: () => void = () => undefined;
   events.on('completed', ({ jobId }) => {
     completed.add(jobId);
+    seen += 1;
+    changed();
+  });
+  let failure: unknown = null;
+  events.on('error', (error) => {
+    failure = error;
     changed();
   });
   await events.waitUntilReady();
@@ -39,12 +47,16 @@ export async function watchRunCompletions(
     const deadline = Date.now() + timeoutMs;
     let nextStoreCheck = Date.now() + 1_000;
     while (!jobIds.every((jobId) => completed.has(jobId))) {
+      if (failure !== null) throw new Error('the runs queue events failed', { cause: failure });
       if (Date.now() > deadline) throw new Error(`runs did not complete in ${timeoutMs} ms`);
+      const before = seen;
       if (Date.now() > nextStoreCheck) {
         nextStoreCheck = Date.now() + 1_000;
         const failed = await store.models.deactivations.countDocuments({ status: 'failed' });
         if (failed > 0) throw new Error(`${failed} run(s) failed`);
       }
+      // An event during the store check: look again at once rather than sleep.
+      if (seen !== before) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 250);
         changed = () => {

@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger';
 import type { BulkDeactivation } from '../models/bulk-deactivation.model';
 import type { Models } from '../models/create-models';
 import type { BulkJobData } from '../queues/bulk-queue';
-import { isLastAttempt } from '../queues/last-attempt';
+import { failureText, isLastAttempt } from '../queues/last-attempt';
 import { recordBulkCompleted } from '../webhooks/webhook-facts';
 import { bulkBatchSize } from './bulk-selection';
 import { countBulkItems, type BulkTotals } from './count-bulk-items';
@@ -74,19 +74,24 @@ async function recordBulkFailure(
   bulk: BulkDeactivation,
   error: unknown,
 ): Promise<void> {
-  const appError = toAppError(error);
-  const failure: BulkFailure = {
-    bulk,
-    error: `${appError.code}: ${appError.message}`,
-    finishedAt: new Date(),
-  };
+  const { code } = toAppError(error);
+  const failure: BulkFailure = { bulk, error: failureText(error), finishedAt: new Date() };
   try {
     const marked = await deps.models.bulkDeactivations.updateOne(
       { _id: bulk._id, status: { $in: ['pending', 'running'] } },
       { $set: { status: 'failed', error: failure.error, finishedAt: failure.finishedAt } },
     );
-    if (marked.modifiedCount === 1) await deps.onFailed?.(failure);
-    deps.logger.warn({ bulkId: bulk._id, code: appError.code }, 'bulk deactivation failed');
+    if (marked.modifiedCount === 1) {
+      await deps.onFailed?.(failure);
+      deps.logger.warn({ bulkId: bulk._id, code }, 'bulk deactivation failed');
+    } else {
+      // Completed already: what failed is recording the outcome (the event, the sweep's
+      // report). A retry of the job records it again (see processBulkJob).
+      deps.logger.error(
+        { bulkId: bulk._id, code },
+        'bulk deactivation completed, but its outcome could not be recorded; retry its job',
+      );
+    }
   } catch (recordError) {
     deps.logger.warn({ bulkId: bulk._id, err: recordError }, 'could not record the bulk failure');
   }

@@ -10,7 +10,7 @@ import type { Deactivation } from '../models/deactivation.model';
 import { runJobId, stepJobId } from '../queues/job-ids';
 import type { RunJobData, StepJobData } from '../queues/job-kinds';
 import { jobOptions } from '../queues/job-options';
-import { isLastAttempt } from '../queues/last-attempt';
+import { failureText, isLastAttempt } from '../queues/last-attempt';
 import { queueNames } from '../queues/queue-names';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { recordRunFinished } from '../webhooks/webhook-facts';
@@ -211,7 +211,7 @@ async function recordFailure(
   const { runId, requestId, step } = job.data;
   const appError = toAppError(error);
   const final = isLastAttempt(job, appError);
-  const message = `${appError.code}: ${error instanceof Error ? error.message : String(error)}`;
+  const message = failureText(error);
   await record.fail(message, final).catch((recordError: unknown) => {
     // The store may be what failed; BullMQ's retry will record the next attempt.
     logger.warn({ runId, step, err: recordError }, 'could not record the step failure');

@@ -20,6 +20,23 @@ const unavailableMessages = [
 ];
 
 /**
+ * A Redis transaction (BullMQ adds a flow in one MULTI) that Redis refused as a whole: ioredis
+ * throws EXECABORT and keeps each queued command's refusal in `previousErrors`. It is an outage
+ * when one of those is (Redis full, going away), not the generic failure its text suggests.
+ */
+function isAbortedByOutage(error: unknown, message: string): boolean {
+  if (!message.startsWith('EXECABORT')) return false;
+  const previous = (error as { previousErrors?: unknown } | null)?.previousErrors;
+  return (
+    Array.isArray(previous) &&
+    previous.some((cause) => {
+      const text = cause instanceof Error ? cause.message : String(cause);
+      return unavailableMessages.some((pattern) => pattern.test(text));
+    })
+  );
+}
+
+/**
  * Turns anything thrown into an {@link AppError}: infrastructure outages become the retryable
  * `service_unavailable`, zod failures `validation_failed`, everything else `internal`.
  */
@@ -33,7 +50,8 @@ export function toAppError(error: unknown): AppError {
   if (
     isStoreUnavailable(error) ||
     (typeof code === 'string' && unavailableCodes.has(code)) ||
-    unavailableMessages.some((pattern) => pattern.test(message))
+    unavailableMessages.some((pattern) => pattern.test(message)) ||
+    isAbortedByOutage(error, message)
   ) {
     return new AppError(
       'service_unavailable',

@@ -9,3 +9,12 @@ import { toAppError } from '../errors/to-app-error';
 export function isLastAttempt(job: Pick<Job, 'attemptsMade' | 'opts'>, error: unknown): boolean {
   return !toAppError(error).retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
+
+/**
+ * What a failed job records of its error (a step's `error`, a bulk's, a sweep report's): the
+ * code, then the error's own message, which for an unexpected error says more than the generic
+ * text its `internal` code carries.
+ */
+export function failureText(error: unknown): string {
+  return `${toAppError(error).code}: ${error instanceof Error ? error.message : String(error)}`;
+}

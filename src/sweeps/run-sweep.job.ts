@@ -6,7 +6,7 @@ import type { Models } from '../models/create-models';
 import type { SweepPolicy } from '../models/organization.model';
 import type { SweepReport } from '../models/sweep-report.model';
 import { enqueueBulk } from '../queues/bulk-queue';
-import { isLastAttempt } from '../queues/last-attempt';
+import { failureText, isLastAttempt } from '../queues/last-attempt';
 import { insertIgnoringDuplicates } from '../store/duplicate-key';
 import { selectSweepUsers } from './select-sweep-users';
 import type { SweepJobData } from './sweep-scheduler';
@@ -100,13 +100,14 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
   // The bulk's id derives from the sweep's, so an attempt that resumes after a crash writes
   // the very same documents instead of new ones.
   const bulkId = `sweep-${sweepId}`;
-  const claim = await claimSweep(deps, newSweepReport(sweepId, orgId, policy, new Date()), bulkId);
-  if ('stop' in claim) {
-    return claim.stop === 'resumed'
-      ? { orgId, sweepId, resumed: true }
-      : { orgId, sweepId, swept: false, reason: claim.stop };
-  }
   try {
+    const report = newSweepReport(sweepId, orgId, policy, new Date());
+    const claim = await claimSweep(deps, report, bulkId);
+    if ('stop' in claim) {
+      return claim.stop === 'resumed'
+        ? { orgId, sweepId, resumed: true }
+        : { orgId, sweepId, swept: false, reason: claim.stop };
+    }
     return await sweep(deps, { orgId, sweepId, bulkId, policy, now: claim.startedAt });
   } catch (error) {
     if (isLastAttempt(job, error)) await recordSweepJobFailure(deps, sweepId, error);
@@ -115,27 +116,21 @@ export async function runSweepJob(job: Job<SweepJobData>, deps: SweepDeps): Prom
 }
 
 /**
- * Marks the report `failed` with the error when the sweep job's last attempt failed; once the bulk
- * is queued, failing is the bulk job's to record. Best effort: a failure to record is logged.
+ * Marks the report `failed` with the error when the sweep job's last attempt failed, whether
+ * selecting or queueing the bulk (a resumed attempt queues it too); once the bulk is queued,
+ * failing is the bulk job's to record. Best effort: a failure to record is logged.
  */
 async function recordSweepJobFailure(
   deps: SweepDeps,
   sweepId: string,
   error: unknown,
 ): Promise<void> {
-  const appError = toAppError(error);
   try {
     await deps.models.sweeps.updateOne(
       { _id: sweepId, status: 'running' },
-      {
-        $set: {
-          status: 'failed',
-          error: `${appError.code}: ${appError.message}`,
-          finishedAt: new Date(),
-        },
-      },
+      { $set: { status: 'failed', error: failureText(error), finishedAt: new Date() } },
     );
-    deps.logger.warn({ sweepId, code: appError.code }, 'sweep failed');
+    deps.logger.warn({ sweepId, code: toAppError(error).code }, 'sweep failed');
   } catch (recordError) {
     deps.logger.warn({ sweepId, err: recordError }, 'could not record the sweep failure');
   }

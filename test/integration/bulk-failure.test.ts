@@ -1,12 +1,23 @@
-import { Queue, type Job } from 'bullmq';
-import { createRedisConnection } from '../../src/infra/redis-connection';
+import { once } from 'node:events';
+import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
+import { processBulkJob } from '../../src/bulk/process-bulk.job';
+import { createRedisConnection, type RedisClient } from '../../src/infra/redis-connection';
+import { createRedisLock } from '../../src/infra/redis-lock';
 import { createLogger } from '../../src/logging/logger';
-import { queueNames } from '../../src/queues/queue-names';
+import type { BulkJobData } from '../../src/queues/bulk-queue';
+import { queueNames, type QueueName } from '../../src/queues/queue-names';
 import { runSweepJob } from '../../src/sweeps/run-sweep.job';
 import type { SweepJobData } from '../../src/sweeps/sweep-scheduler';
 import type { SweepReport } from '../../src/models/sweep-report.model';
+import type { User } from '../../src/models/user.model';
 import type { ApiHarness } from '../support/api-harness';
-import { openKeyedApi, type JsonClient, type KeyedApi } from '../support/bulk-fixtures';
+import {
+  openKeyedApi,
+  runCounts,
+  waitForBulkRuns,
+  type JsonClient,
+  type KeyedApi,
+} from '../support/bulk-fixtures';
 import { startTestWorkers } from '../support/run-helpers';
 import {
   daysAgo,
@@ -98,6 +109,84 @@ async function statusesOf(userIds: string[]): Promise<string[]> {
   return userIds.map((id) => byId.get(id) ?? 'missing');
 }
 
+/** A private Redis that refuses every write (`maxmemory` 1 byte, noeviction). */
+async function openFullRedis(): Promise<{ connection: RedisClient; close: () => Promise<void> }> {
+  const redis = await createPrivateRedis();
+  await redis.start();
+  const connection = createRedisConnection(redis.url, 'producer');
+  const close = async (): Promise<void> => {
+    connection.disconnect();
+    await redis.kill();
+  };
+  try {
+    // The producer connection has no offline queue: nothing may be sent before it is ready.
+    if (connection.status !== 'ready') await once(connection, 'ready');
+    await connection.config('SET', 'maxmemory', '1');
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { connection, close };
+}
+
+/**
+ * Runs one job of `queue` in a worker of this test's own, with `processor`, until BullMQ fails it
+ * for good; returns what `probe` saw at the start of each attempt.
+ */
+async function runUntilFailed(
+  queue: QueueName,
+  jobId: string,
+  processor: (job: Job) => Promise<unknown>,
+  probe: () => Promise<string | undefined>,
+): Promise<(string | undefined)[]> {
+  const seen: (string | undefined)[] = [];
+  const connection = createRedisConnection(h.config.redisUrl, 'worker');
+  const worker = new Worker(
+    queue,
+    async (job) => {
+      seen.push(await probe());
+      return processor(job);
+    },
+    { connection, prefix: h.config.queuePrefix, concurrency: 1 },
+  );
+  try {
+    const waiting = new Queue(queue, { connection, prefix: h.config.queuePrefix });
+    try {
+      await eventually(
+        async () => (await (await waiting.getJob(jobId))?.getState()) === 'failed',
+        30_000,
+        `job ${jobId} to fail for good`,
+      );
+    } finally {
+      await waiting.close();
+    }
+  } finally {
+    await worker.close();
+    connection.disconnect();
+  }
+  return seen;
+}
+
+/** A staffed organization and a bulk of two of its members, accepted (202) through the API. */
+async function acceptBulkOfTwo(): Promise<{
+  orgId: string;
+  admin: User;
+  userIds: string[];
+  bulkId: string;
+}> {
+  const { orgId, admin, users } = await seedStaffedOrg(h.models, (org) => [
+    userFixture(org),
+    userFixture(org),
+  ]);
+  const userIds = users.map((user) => user._id);
+  const accepted = await client.post(`/v1/orgs/${orgId}/bulk-deactivations`, {
+    actorId: admin._id,
+    userIds,
+  });
+  expect(accepted.status).toBe(202);
+  return { orgId, admin, userIds, bulkId: (accepted.body as BulkBody).id };
+}
+
 /** Retries a failed job, as the dashboard's retry button does. */
 async function retryFailed(queue: Queue, jobId: string): Promise<void> {
   const job = await queue.getJob(jobId);
@@ -107,17 +196,7 @@ async function retryFailed(queue: Queue, jobId: string): Promise<void> {
 
 describe('a bulk whose job fails for good', () => {
   it('is marked failed with the error (not left running), and a retry resumes it', async () => {
-    const { orgId, admin, users } = await seedStaffedOrg(h.models, (org) => [
-      userFixture(org),
-      userFixture(org),
-    ]);
-    const userIds = users.map((user) => user._id);
-    const accepted = await client.post(`/v1/orgs/${orgId}/bulk-deactivations`, {
-      actorId: admin._id,
-      userIds,
-    });
-    expect(accepted.status).toBe(202);
-    const bulkId = (accepted.body as BulkBody).id;
+    const { orgId, admin, userIds, bulkId } = await acceptBulkOfTwo();
     // Between acceptance and the job, the actor lost the right to deactivate: a refusal that is
     // not about the users, so the job fails for good (actor_not_allowed cannot heal by retrying).
     await h.models.users.updateOne({ _id: admin._id }, { $set: { status: 'inactive' } });
@@ -153,12 +232,12 @@ describe('a sweep that fails for good', () => {
     return { orgId: org._id, userIds: dormant.map((user) => user._id) };
   }
 
-  /** Queues a fire with one attempt, so its first failure is its last. */
-  async function fire(orgId: string, jobId: string): Promise<Job<SweepJobData>> {
+  /** Queues a fire with `attempts` quick attempts (one: its first failure is its last). */
+  async function fire(orgId: string, jobId: string, attempts = 1): Promise<Job<SweepJobData>> {
     const job: Job<SweepJobData> = await h.producers.sweepsQueue.add(
       `sweep ${orgId}`,
       { orgId } satisfies SweepJobData,
-      { jobId, attempts: 1 },
+      { jobId, attempts, backoff: { type: 'fixed', delay: 10 } },
     );
     return job;
   }
@@ -204,42 +283,90 @@ describe('a sweep that fails for good', () => {
     expect(await statusesOf(userIds)).toEqual(['inactive', 'inactive']);
   });
 
-  it('marks the report failed when the sweep job itself fails, and a retry finishes it', async () => {
-    // No worker, so that only this test runs the fire.
+  it('marks the report failed when the sweep job’s last attempt fails, and a retry finishes it', async () => {
     await stopWorkers();
     const { orgId, userIds } = await seedSweptOrg(100);
-    const job = await fire(orgId, 'fire-queue-down');
+    const sweepId = `${orgId}-fire-queue-full`;
+    await fire(orgId, 'fire-queue-full', 3);
     const logger = createLogger({ logLevel: 'silent' });
-    // The bulk queue's Redis is full (noeviction) when the sweep hands its selection over.
-    const redis = await createPrivateRedis();
-    await redis.start();
-    const connection = createRedisConnection(redis.url, 'producer');
-    const bulkQueue = new Queue(queueNames.bulk, { connection, prefix: h.config.queuePrefix });
+    // The bulk queue's Redis is full on every attempt: the first fails after writing the bulk,
+    // the next two in taking it up again.
+    const full = await openFullRedis();
+    const bulkQueue = new Queue(queueNames.bulk, {
+      connection: full.connection,
+      prefix: h.config.queuePrefix,
+    });
+    let seenAtStart: (string | undefined)[];
     try {
-      await bulkQueue.waitUntilReady();
-      await connection.config('SET', 'maxmemory', '1');
-      await expect(runSweepJob(job, { models: h.models, bulkQueue, logger })).rejects.toThrow(
-        /OOM/,
+      seenAtStart = await runUntilFailed(
+        queueNames.sweeps,
+        'fire-queue-full',
+        (job) => runSweepJob(job as Job<SweepJobData>, { models: h.models, bulkQueue, logger }),
+        async () => (await h.models.sweeps.findById(sweepId).lean())?.status,
       );
     } finally {
       await bulkQueue.close();
-      await connection.quit();
-      await redis.kill();
+      await full.close();
     }
-    const sweepId = `${orgId}-fire-queue-down`;
-    await waitForReport(sweepId, 'failed');
+    // Not failed before the last attempt: the console would call it stopped.
+    expect(seenAtStart).toEqual([undefined, 'running', 'running']);
     expect(await listedReport(orgId, sweepId)).toMatchObject({
       status: 'failed',
-      error: expect.stringMatching(/^service_unavailable: /) as unknown,
+      error: expect.stringMatching(/^service_unavailable: .*OOM/) as unknown,
     });
     expect(await statusesOf(userIds)).toEqual(['active', 'active']);
     const failed = await h.models.sweeps.findById(sweepId).lean();
+    expect(failed?.bulkId).not.toBeNull();
 
-    // Retried (Redis back): the same fire takes its report up again and queues its bulk.
+    // Retried in the dashboard, with Redis back: the fire takes its report up again and queues
+    // the bulk it wrote.
     await ensureWorkers();
-    await runSweepJob(job, { models: h.models, bulkQueue: h.producers.bulkQueue, logger });
+    await retryFailed(h.producers.sweepsQueue, 'fire-queue-full');
     const completed = await waitForReport(sweepId, 'completed');
     expect(completed).toMatchObject({ deactivated: 2, error: null, bulkId: failed?.bulkId });
     expect(await statusesOf(userIds)).toEqual(['inactive', 'inactive']);
+  });
+});
+
+describe('a bulk whose job runs out of attempts', () => {
+  it('stays running until its last attempt, is then failed, and a retry finishes its runs', async () => {
+    await stopWorkers();
+    const { orgId, userIds, bulkId } = await acceptBulkOfTwo();
+    const jobId = `bulk-${bulkId}`;
+    // The same job with three quick attempts instead of ten over minutes.
+    await (await h.producers.bulkQueue.getJob(jobId))?.remove();
+    await h.producers.bulkQueue.add(
+      `bulk ${bulkId}`,
+      { bulkId, orgId },
+      { jobId, attempts: 3, backoff: { type: 'fixed', delay: 10 } },
+    );
+    // Redis refuses the runs' flows on every attempt (the runs are written, the users switched).
+    const full = await openFullRedis();
+    const flows = new FlowProducer({ connection: full.connection, prefix: h.config.queuePrefix });
+    const locks = createRedisLock(h.redis, { prefix: h.config.queuePrefix });
+    const logger = createLogger({ logLevel: 'silent' });
+    let seenAtStart: (string | undefined)[];
+    try {
+      seenAtStart = await runUntilFailed(
+        queueNames.bulk,
+        jobId,
+        (job) =>
+          processBulkJob(job as Job<BulkJobData>, { models: h.models, flows, locks, logger }),
+        async () => (await h.models.bulkDeactivations.findById(bulkId).lean())?.status,
+      );
+    } finally {
+      await flows.close();
+      await full.close();
+    }
+    expect(seenAtStart).toEqual(['pending', 'running', 'running']);
+    const failed = await waitForBulk(orgId, bulkId, 'failed');
+    expect(failed.error).toMatch(/^service_unavailable: /);
+
+    await ensureWorkers();
+    await retryFailed(h.producers.bulkQueue, jobId);
+    const completed = await waitForBulk(orgId, bulkId, 'completed');
+    expect(completed).toMatchObject({ enqueued: 2, error: null });
+    await waitForBulkRuns(h.models, bulkId);
+    expect(await runCounts(h.models, userIds)).toEqual(new Map(userIds.map((id) => [id, 1])));
   });
 });

@@ -27,6 +27,19 @@ describe('error mapping', () => {
     );
   });
 
+  it('turns a Redis transaction refused because Redis is full into service_unavailable', () => {
+    // What ioredis throws when BullMQ adds flows in one MULTI on a Redis at maxmemory.
+    const aborted = (previous: Error[]): Error =>
+      Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), {
+        previousErrors: previous,
+      });
+    const full = new Error("OOM command not allowed when used memory > 'maxmemory'.");
+    expect(toAppError(aborted([full])).code).toBe('service_unavailable');
+    // Aborted for a command of ours that Redis did not understand: a bug, not an outage.
+    expect(toAppError(aborted([new Error('ERR unknown command')])).code).toBe('internal');
+    expect(toAppError(aborted([])).code).toBe('internal');
+  });
+
   it('turns a Redis Cluster failover (a slot without a master) into service_unavailable', () => {
     for (const message of [
       'CLUSTERDOWN Hash slot not served',
