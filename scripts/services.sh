@@ -294,6 +294,8 @@ stop_pidfile() { # name, pidfile
 stop_all() {
   stop_pidfile FerretDB "$data_dir/ferretdb.pid"
   stop_pidfile Redis "$data_dir/redis.pid"
+  # The Redis Cluster too, when the tests or the bench started it (`cluster start`).
+  if [ -d "$data_dir/redis-cluster" ]; then cluster_stop; fi
   if [ -f "$data_dir/postgres.started" ]; then
     local bin
     bin=$(pg_bin_dir) && run_pg "$bin/pg_ctl" -D "$(pg_home)/pg" -m fast -w stop >/dev/null 2>&1 &&
