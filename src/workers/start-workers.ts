@@ -23,6 +23,7 @@ import {
 import { expireIdempotencyRecordsJob } from './maintenance/expire-idempotency-records.job';
 import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
 import { processBulkJob } from '../bulk/process-bulk.job';
+import { reconcileBulks } from '../bulk/reconcile-bulks';
 import { recordSweepFailure, recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
 import { startSchedulerUpkeep } from './scheduler-upkeep';
@@ -91,6 +92,10 @@ function buildRegistry(
           { models, flows, runsQueue, logger },
           { graceMs: config.reconcileGraceMs },
         )),
+        bulks: await reconcileBulks(
+          { models, bulkQueue, logger, onFailed: (failure) => recordSweepFailure(models, failure) },
+          { graceMs: config.reconcileGraceMs },
+        ),
         webhooks: await webhooks.reconcile(config.reconcileGraceMs),
       }),
     },

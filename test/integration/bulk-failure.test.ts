@@ -1,11 +1,13 @@
 import { once } from 'node:events';
-import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
+import { FlowProducer, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { processBulkJob } from '../../src/bulk/process-bulk.job';
+import { reconcileBulks } from '../../src/bulk/reconcile-bulks';
 import { createRedisConnection, type RedisClient } from '../../src/infra/redis-connection';
 import { createRedisLock } from '../../src/infra/redis-lock';
 import { createLogger } from '../../src/logging/logger';
 import type { BulkJobData } from '../../src/queues/bulk-queue';
 import { queueNames, type QueueName } from '../../src/queues/queue-names';
+import { recordSweepFailure } from '../../src/sweeps/record-sweep-outcome';
 import { runSweepJob } from '../../src/sweeps/run-sweep.job';
 import type { SweepJobData } from '../../src/sweeps/sweep-scheduler';
 import type { SweepReport } from '../../src/models/sweep-report.model';
@@ -368,5 +370,53 @@ describe('a bulk whose job runs out of attempts', () => {
     expect(completed).toMatchObject({ enqueued: 2, error: null });
     await waitForBulkRuns(h.models, bulkId);
     expect(await runCounts(h.models, userIds)).toEqual(new Map(userIds.map((id) => [id, 1])));
+  });
+});
+
+describe('the bulk reconciler', () => {
+  const reconcile = (): ReturnType<typeof reconcileBulks> =>
+    reconcileBulks(
+      {
+        models: h.models,
+        bulkQueue: h.producers.bulkQueue,
+        logger: createLogger({ logLevel: 'silent' }),
+        onFailed: (failure) => recordSweepFailure(h.models, failure),
+      },
+      { graceMs: 0 },
+    );
+
+  it('re-queues a bulk whose job Redis lost, and the bulk completes', async () => {
+    await stopWorkers();
+    const { orgId, userIds, bulkId } = await acceptBulkOfTwo();
+    // What a Redis that lost its data leaves: the bulk pending in MongoDB, no job.
+    await (await h.producers.bulkQueue.getJob(`bulk-${bulkId}`))?.remove();
+    expect(await reconcile()).toMatchObject({ requeued: 1, failed: 0 });
+    // Queued once, however often the reconciler runs before a worker takes it.
+    expect(await reconcile()).toMatchObject({ requeued: 0 });
+
+    await ensureWorkers();
+    expect(await waitForBulk(orgId, bulkId, 'completed')).toMatchObject({ enqueued: 2 });
+    await waitForBulkRuns(h.models, bulkId);
+    expect(await statusesOf(userIds)).toEqual(['inactive', 'inactive']);
+  });
+
+  it('marks failed a bulk whose job BullMQ failed without the job marking it', async () => {
+    await stopWorkers();
+    const { orgId, userIds, bulkId } = await acceptBulkOfTwo();
+    // BullMQ fails a job that stalled too often itself: the processor never sees the failure.
+    await runUntilFailed(
+      queueNames.bulk,
+      `bulk-${bulkId}`,
+      () => Promise.reject(new UnrecoverableError('job stalled more than allowable limit')),
+      () => Promise.resolve(undefined),
+    );
+    expect((await h.models.bulkDeactivations.findById(bulkId).lean())?.status).toBe('pending');
+
+    expect(await reconcile()).toMatchObject({ failed: 1, requeued: 0 });
+    const failed = await waitForBulk(orgId, bulkId, 'failed');
+    expect(failed.error).toBe('internal: job stalled more than allowable limit');
+    expect(await statusesOf(userIds)).toEqual(['active', 'active']);
+    // Failed once: the next pass leaves it to the operator's retry.
+    expect(await reconcile()).toMatchObject({ failed: 0, requeued: 0 });
   });
 });
