@@ -92,11 +92,11 @@ function buildRegistry(
           { models, flows, runsQueue, logger },
           { graceMs: config.reconcileGraceMs },
         )),
+        webhooks: await webhooks.reconcile(config.reconcileGraceMs),
         bulks: await reconcileBulks(
           { models, bulkQueue, logger, onFailed: (failure) => recordSweepFailure(models, failure) },
           { graceMs: config.reconcileGraceMs },
         ),
-        webhooks: await webhooks.reconcile(config.reconcileGraceMs),
       }),
     },
   });
