@@ -64,10 +64,27 @@ async function announceFinished(deps: BulkJobDeps, outcome: BulkOutcome): Promis
 }
 
 /**
- * Marks a bulk that is still pending or running `failed`, with the error, and hands that to
- * `onFailed`. Without it the bulk would stay `running` for good, counting against its
- * organization's cap of pending bulks. Recording is best effort: the job's own error is what
- * BullMQ keeps, and a failure to record it is logged.
+ * Marks a bulk that is still pending or running `failed`, with the failure's error, and hands
+ * the failure to `onFailed`; returns whether it did (a bulk already completed or failed is left
+ * as it is). Without it the bulk would stay `running` for good, counting against its
+ * organization's cap of pending bulks. Used by the job's last attempt and by the reconciler.
+ */
+export async function markBulkFailed(
+  deps: Pick<BulkJobDeps, 'models' | 'onFailed'>,
+  failure: BulkFailure,
+): Promise<boolean> {
+  const marked = await deps.models.bulkDeactivations.updateOne(
+    { _id: failure.bulk._id, status: { $in: ['pending', 'running'] } },
+    { $set: { status: 'failed', error: failure.error, finishedAt: failure.finishedAt } },
+  );
+  if (marked.modifiedCount !== 1) return false;
+  await deps.onFailed?.(failure);
+  return true;
+}
+
+/**
+ * The job's last attempt failed: {@link markBulkFailed}. Recording is best effort: the job's own
+ * error is what BullMQ keeps, and a failure to record it is logged.
  */
 async function recordBulkFailure(
   deps: BulkJobDeps,
@@ -77,12 +94,7 @@ async function recordBulkFailure(
   const { code } = toAppError(error);
   const failure: BulkFailure = { bulk, error: failureText(error), finishedAt: new Date() };
   try {
-    const marked = await deps.models.bulkDeactivations.updateOne(
-      { _id: bulk._id, status: { $in: ['pending', 'running'] } },
-      { $set: { status: 'failed', error: failure.error, finishedAt: failure.finishedAt } },
-    );
-    if (marked.modifiedCount === 1) {
-      await deps.onFailed?.(failure);
+    if (await markBulkFailed(deps, failure)) {
       deps.logger.warn({ bulkId: bulk._id, code }, 'bulk deactivation failed');
     } else {
       // Completed already: what failed is recording the outcome (the event, the sweep's

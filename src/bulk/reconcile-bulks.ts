@@ -3,7 +3,8 @@ import type { Logger } from '../logging/logger';
 import type { BulkDeactivation } from '../models/bulk-deactivation.model';
 import type { Models } from '../models/create-models';
 import { bulkJobId, enqueueBulk } from '../queues/bulk-queue';
-import type { BulkFailure } from './process-bulk.job';
+import { isLiveJobState } from '../queues/live-job-states';
+import { markBulkFailed, type BulkJobDeps } from './process-bulk.job';
 
 /** What the bulk reconciler needs. */
 export interface ReconcileBulksDeps {
@@ -11,10 +12,8 @@ export interface ReconcileBulksDeps {
   bulkQueue: Queue;
   logger: Logger;
   /** As the bulk job's own `onFailed`: the composition root passes what records a failure. */
-  onFailed?: ((failure: BulkFailure) => Promise<void>) | undefined;
+  onFailed?: BulkJobDeps['onFailed'];
 }
-
-const liveStates = new Set(['waiting', 'delayed', 'active', 'prioritized', 'wait']);
 
 /**
  * Finds the bulks that are pending or running in MongoDB with no live job in Redis. One with no
@@ -41,7 +40,7 @@ export async function reconcileBulks(
       counts.checked += 1;
       const job = await bulkQueue.getJob(bulkJobId(bulk._id));
       const state = job ? await job.getState() : null;
-      if (state !== null && liveStates.has(state)) continue;
+      if (state !== null && isLiveJobState(state)) continue;
       if (job && state === 'failed') {
         if (await markFailed(deps, bulk, job.failedReason || 'the job failed')) counts.failed += 1;
         continue;
@@ -65,13 +64,7 @@ async function markFailed(
   // A reason the job's own error gave (`code: message`, see toJobError) keeps its code; BullMQ's
   // own (a stalled job) gets `internal`.
   const error = /^[a-z_]+: /.test(reason) ? reason : `internal: ${reason}`;
-  const failure: BulkFailure = { bulk, error, finishedAt: new Date() };
-  const marked = await deps.models.bulkDeactivations.updateOne(
-    { _id: bulk._id, status: { $in: ['pending', 'running'] } },
-    { $set: { status: 'failed', error: failure.error, finishedAt: failure.finishedAt } },
-  );
-  if (marked.modifiedCount !== 1) return false;
-  await deps.onFailed?.(failure);
+  if (!(await markBulkFailed(deps, { bulk, error, finishedAt: new Date() }))) return false;
   deps.logger.warn({ bulkId: bulk._id }, 'marked failed a bulk whose job had failed for good');
   return true;
 }

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logging/logger';
 import type { Models } from '../models/create-models';
+import { isLiveJobState } from '../queues/live-job-states';
 import { enqueueDeliveries } from './delivery-queue';
 import { fanOutEvent } from './record-event';
 
@@ -11,8 +12,6 @@ export interface ReconcileDeliveriesDeps {
   logger: Logger;
   retries: number;
 }
-
-const liveStates = new Set(['waiting', 'delayed', 'active', 'prioritized', 'wait']);
 
 /**
  * Finishes what a crash or a Redis loss interrupted, like the runs' reconciler: events recorded
@@ -48,7 +47,7 @@ export async function reconcileDeliveries(
     .cursor();
   for await (const delivery of pending) {
     const job = await queue.getJob(delivery._id);
-    if (job && liveStates.has(await job.getState())) continue;
+    if (job && isLiveJobState(await job.getState())) continue;
     if (job) await job.remove();
     await enqueueDeliveries(queue, [delivery], deps.retries);
     requeued += 1;

@@ -22,7 +22,7 @@ import {
 } from './job-registry';
 import { expireIdempotencyRecordsJob } from './maintenance/expire-idempotency-records.job';
 import { reconcileRunsJob } from './maintenance/reconcile-runs.job';
-import { processBulkJob } from '../bulk/process-bulk.job';
+import { processBulkJob, type BulkFailure } from '../bulk/process-bulk.job';
 import { reconcileBulks } from '../bulk/reconcile-bulks';
 import { recordSweepFailure, recordSweepOutcome } from '../sweeps/record-sweep-outcome';
 import { runSweepJob } from '../sweeps/run-sweep.job';
@@ -58,6 +58,8 @@ function buildRegistry(
 ): JobRegistry {
   const { flows, runsQueue, bulkQueue, locks, webhooks } = queues;
   const { models, logger, config, metrics } = deps;
+  // A failed bulk (its job's last attempt, or the reconciler) fails its sweep's report with it.
+  const onBulkFailed = (failure: BulkFailure): Promise<void> => recordSweepFailure(models, failure);
   const step = (job: Parameters<typeof runStepJob>[0]): Promise<unknown> =>
     runStepJob(job, { models, logger, metrics, locks });
   return buildJobRegistry(jobKinds, {
@@ -80,7 +82,7 @@ function buildRegistry(
           locks,
           logger,
           onFinished: (outcome) => recordSweepOutcome(models, outcome),
-          onFailed: (failure) => recordSweepFailure(models, failure),
+          onFailed: onBulkFailed,
         }),
     },
     [queueNames.sweeps]: { sweep: (job) => runSweepJob(job, { models, bulkQueue, logger }) },
@@ -94,7 +96,7 @@ function buildRegistry(
         )),
         webhooks: await webhooks.reconcile(config.reconcileGraceMs),
         bulks: await reconcileBulks(
-          { models, bulkQueue, logger, onFailed: (failure) => recordSweepFailure(models, failure) },
+          { models, bulkQueue, logger, onFailed: onBulkFailed },
           { graceMs: config.reconcileGraceMs },
         ),
       }),

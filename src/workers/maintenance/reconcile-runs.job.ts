@@ -4,6 +4,7 @@ import type { Models } from '../../models/create-models';
 import type { Deactivation } from '../../models/deactivation.model';
 import { enqueueRun } from '../../deactivation/deactivation-flow.job';
 import { runJobId } from '../../queues/job-ids';
+import { isLiveJobState } from '../../queues/live-job-states';
 import { completeRequestedErasures } from '../erasure/complete-requested-erasures';
 import { reconcileErasures } from '../erasure/reconcile-erasures';
 
@@ -14,15 +15,6 @@ export interface ReconcileDeps {
   runsQueue: Queue;
   logger: Logger;
 }
-
-const liveStates = new Set([
-  'waiting',
-  'waiting-children',
-  'delayed',
-  'active',
-  'prioritized',
-  'wait',
-]);
 
 /**
  * Re-queues runs that are pending or running in MongoDB but have no live job in Redis: after a
@@ -54,7 +46,7 @@ export async function reconcileRuns(
   for await (const run of unfinished()) {
     checked += 1;
     const job = await runsQueue.getJob(runJobId(run._id));
-    if (job && liveStates.has(await job.getState())) continue;
+    if (job && isLiveJobState(await job.getState())) continue;
     if (job) await job.remove({ removeChildren: true });
 
     const user = await models.users.findOne({ _id: run.userId, orgId: run.orgId }).lean();
